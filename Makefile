@@ -1,0 +1,127 @@
+# beamgrid - build, test, run and benchmark.
+#
+#   make            build build/beamgrid and the libraries
+#   make run        install missing packages, build, serve on 127.0.0.1:8080
+#   make test       install missing packages, unit + integration tests, then
+#                   the same tests against an ASan+UBSan build
+#   make bench      benchmarks (ratios against baselines measured in the run)
+#   make fuzz       libFuzzer over parsing, validation and encoding
+#   make format     clang-format the tree; make format-check checks it
+#
+# Variables: OPTIMIZATION (-O2), SANITIZER (address,undefined or empty),
+# BUILD (output folder), CC, V=1 for full command lines.
+
+CC ?= gcc
+OPTIMIZATION ?= -O2
+SANITIZER ?=
+BUILD ?= build
+PORT ?= 8080
+BIND ?= 127.0.0.1
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+       -Wmissing-prototypes -Wformat=2 -Wvla
+# -ffp-contract=off: the trim test must not be fused into FMAs (SPEC 2.3).
+STD = -std=c11 -D_GNU_SOURCE -ffp-contract=off -fno-fast-math
+DEPS_PKGS = libmicrohttpd-dev libjansson-dev libuv1-dev libcriterion-dev \
+            libcurl4-openssl-dev pkg-config
+SAN_FLAGS = $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
+
+CFLAGS_ALL = $(STD) $(OPTIMIZATION) -g $(WARN) -fopenmp -MMD -MP $(SAN_FLAGS) \
+             -I. $(CFLAGS)
+LDFLAGS_ALL = -fopenmp $(SAN_FLAGS) $(LDFLAGS)
+LIBS_SERVER = -lmicrohttpd -ljansson -luv -lm -lpthread
+LIBS_TEST = -lcriterion -lcurl
+
+CORE_SRC = $(wildcard core/*.c)
+API_SRC = $(wildcard api/*.c)
+SERVER_SRC = $(filter-out server/main.c,$(wildcard server/*.c))
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+API_OBJ = $(API_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC = $(wildcard tests/core/test_*.c tests/api/test_*.c tests/server/test_*.c)
+UNIT_BIN = $(UNIT_SRC:%.c=$(BUILD)/%)
+INTEG_SRC = $(wildcard tests/integration/test_*.c)
+INTEG_BIN = $(INTEG_SRC:%.c=$(BUILD)/%)
+TEST_SUPPORT = $(wildcard tests/support/*.c)
+TEST_SUPPORT_OBJ = $(TEST_SUPPORT:%.c=$(BUILD)/%.o)
+
+Q = $(if $(V),,@)
+
+.PHONY: all run test unit integration sanitize deps bench fuzz format \
+        format-check clean
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/beamgrid
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(if $(V),,@echo "  CC  $<")
+
+$(BUILD)/libbgcore.a: $(CORE_OBJ)
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/libbgapi.a: $(API_OBJ)
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/libbgserver.a: $(SERVER_OBJ)
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/beamgrid: $(BUILD)/server/main.o $(BUILD)/libbgserver.a $(BUILD)/libbgapi.a $(BUILD)/libbgcore.a
+	$(Q)$(CC) $(LDFLAGS_ALL) $^ $(LIBS_SERVER) -o $@
+	@echo "  LD  $@"
+
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libbgserver.a $(BUILD)/libbgapi.a $(BUILD)/libbgcore.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LDFLAGS_ALL) $(LIBS_SERVER) $(LIBS_TEST) -o $@
+	@echo "  CC  $@"
+
+# Install the Debian packages the build and tests need, only if missing.
+deps:
+	@missing=""; for p in $(DEPS_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+run: deps
+	$(MAKE) all
+	./$(BUILD)/beamgrid --bind $(BIND) --port $(PORT)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2; done
+
+integration: $(BUILD)/beamgrid $(INTEG_BIN)
+	@set -e; for t in $(INTEG_BIN); do echo "== $$t"; \
+	  BEAMGRID_BIN=$(BUILD)/beamgrid $$t --jobs 1; done
+
+# The same unit and integration tests against an ASan+UBSan build.
+sanitize:
+	$(MAKE) BUILD=build-san SANITIZER=address,undefined OPTIMIZATION=-O1 unit integration
+
+test: deps
+	$(MAKE) unit integration
+	$(MAKE) sanitize
+
+bench: deps
+	$(MAKE) $(BUILD)/bench/bench_core
+	./$(BUILD)/bench/bench_core
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libbgcore.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LDFLAGS_ALL) -lm -o $@
+
+format:
+	clang-format -i core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch] bench/*.c
+
+format-check:
+	clang-format --dry-run --Werror core/*.[ch] api/*.[ch] server/*.[ch]
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(BUILD) build-san -name '*.d' 2>/dev/null)

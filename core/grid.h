@@ -1,0 +1,58 @@
+/* grid.h - the source grid of SPEC 2.3, in nanoBragg.c's order.
+ *
+ * The count of sources is known before anything is allocated
+ * (bg_grid_count), the arrays are allocated once (bg_grid_alloc) and filled
+ * in parallel (bg_grid_fill) with output bit-identical for every thread
+ * count. Structure of arrays: one array per column. */
+#ifndef BG_GRID_H
+#define BG_GRID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bg_error.h"
+#include "resolve.h"
+
+typedef enum { BG_F64, BG_F32 } bg_dtype;
+
+/* Flags for bg_grid_alloc. */
+#define BG_GRID_POSITIONS 1u     /* also keep source positions (metres) */
+
+/* A filled grid. Column arrays hold `count` elements of `dtype` (double or
+ * float): x, y, z the unit direction from the sample toward the source,
+ * weight 1/count, lambda the wavelength in metres. px, py, pz are the
+ * positions in metres (always double), or NULL unless BG_GRID_POSITIONS was
+ * asked for. The arrays are owned by the grid and freed by bg_grid_free. */
+typedef struct {
+    uint64_t count;               /* sources */
+    uint64_t points;              /* kept divergence points = count / disp */
+    bg_dtype dtype;
+    void *x, *y, *z, *weight, *lambda;
+    double *px, *py, *pz;
+} bg_grid;
+
+/* Count the sources *r makes, without allocating: kept divergence points
+ * times dispersion steps, in 64 bits with overflow checks. Fails with
+ * BG_TOO_MANY (naming the count and the limit) if the count exceeds
+ * max_sources, or if the divergence rectangle alone is too large to test,
+ * and with BG_EMPTY if every point is trimmed (SPEC 2.6). On success sets
+ * *count and, if points is not NULL, *points. */
+bg_status bg_grid_count(const bg_resolved *r, uint64_t max_sources,
+                        uint64_t *count, uint64_t *points, bg_error *err);
+
+/* Allocate the columns of *g for `count` sources of `dtype` (flags: 0 or
+ * BG_GRID_POSITIONS). Returns BG_OK or BG_NOMEM (nothing left allocated).
+ * *g is fully initialized either way, so bg_grid_free is always safe. */
+bg_status bg_grid_alloc(bg_grid *g, uint64_t count, bg_dtype dtype,
+                        unsigned flags);
+
+/* Fill *g, allocated for exactly bg_grid_count(r) sources, with the grid of
+ * *r. threads <= 0 means the OpenMP default; small grids stay serial. The
+ * output does not depend on the thread count, bit for bit. Returns BG_OK,
+ * BG_INVALID if g->count does not match, or BG_NOMEM. */
+bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads);
+
+/* Free the columns of *g and zero it. Safe on a zeroed or freed grid. */
+void bg_grid_free(bg_grid *g);
+
+#endif

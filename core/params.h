@@ -1,0 +1,73 @@
+/* params.h - the request parameters of SPEC 2.1, as a client gave them.
+ *
+ * Every field records whether it was given, because nanoBragg's resolution
+ * (SPEC 2.2) depends on which fields are present, not only on their values.
+ * Values are in the request's units (Angstrom, eV, percent, mrad, mm). */
+#ifndef BG_PARAMS_H
+#define BG_PARAMS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+    BG_CONV_MOSFLM,
+    BG_CONV_XDS,
+    BG_CONV_DIALS,
+    BG_CONV_ADXV,
+    BG_CONV_DENZO,
+    BG_CONV_CUSTOM,
+    BG_CONV_COUNT
+} bg_convention;
+
+/* An optional real number: value is meaningful only when given. */
+typedef struct {
+    bool given;
+    double value;
+} bg_opt_real;
+
+/* An optional count: value is meaningful only when given. */
+typedef struct {
+    bool given;
+    int64_t value;
+} bg_opt_count;
+
+/* An optional 3-vector (not yet normalized). */
+typedef struct {
+    bool given;
+    double v[3];
+} bg_opt_vec3;
+
+typedef struct {
+    bg_opt_real lambda_A;
+    bg_opt_real energy_eV;
+    bg_opt_real dispersion_percent;
+    bg_opt_real dispstep_percent;
+    bg_opt_count dispsteps;
+    bg_opt_real divergence_mrad;
+    bg_opt_real hdivrange_mrad;
+    bg_opt_real vdivrange_mrad;
+    bg_opt_real hdivstep_mrad;
+    bg_opt_real vdivstep_mrad;
+    bg_opt_count divsteps;
+    bg_opt_count hdivsteps;
+    bg_opt_count vdivsteps;
+    bool round_div;               /* default true */
+    bool convention_given;
+    bg_convention convention;     /* default BG_CONV_MOSFLM */
+    bg_opt_vec3 beam_vector;
+    bg_opt_vec3 polar_vector;
+    bg_opt_real source_distance_mm;
+} bg_params;
+
+/* Set *p to the defaults: nothing given, round_div true, MOSFLM. */
+void bg_params_init(bg_params *p);
+
+/* Look up a convention by its upper-case name ("MOSFLM", "XDS", "DIALS",
+ * "ADXV", "DENZO", "CUSTOM"). Returns 0 and sets *out, or -1 if unknown. */
+int bg_convention_from_name(const char *name, bg_convention *out);
+
+/* The upper-case name of a convention; a static string, "UNKNOWN" if out of
+ * range. */
+const char *bg_convention_name(bg_convention c);
+
+#endif

@@ -1,0 +1,54 @@
+/* resolve.h - from request parameters to the sampling nanoBragg.c would use.
+ *
+ * bg_resolve applies SPEC 2.1's unit conversions (exactly as written there:
+ * they decide step counts) and SPEC 2.2's count/range/step table and sanity
+ * reset for each of the three axes, picks the beam and polarization vectors
+ * of the convention (SPEC 2.4), normalizes them and derives the vertical
+ * axis. The result is all the grid depends on, so it is also what ids and
+ * cache keys are made of. */
+#ifndef BG_RESOLVE_H
+#define BG_RESOLVE_H
+
+#include "bg_error.h"
+#include "params.h"
+
+/* The largest count any one axis may resolve to. Larger requests are
+ * BG_TOO_MANY before any arithmetic on them. */
+#define BG_AXIS_COUNT_MAX INT64_C(1000000000)
+
+/* One sampled axis in SI units: radians for divergence, a fraction of
+ * lambda0 for dispersion. After resolution either count >= 1 with range > 0
+ * and step > 0, or (the sanity reset) count 1 with range == step == 0. */
+typedef struct {
+    int64_t count;
+    double range;
+    double step;
+} bg_axis;
+
+typedef struct {
+    bg_axis hdiv;                 /* radians */
+    bg_axis vdiv;                 /* radians */
+    bg_axis disp;                 /* fraction of lambda0 */
+    double lambda0_m;             /* metres */
+    double beam[3];               /* unit */
+    double polar[3];              /* unit, not orthogonalized */
+    double vert[3];               /* unit(beam x polar) */
+    double source_distance_m;     /* metres */
+    bool round_div;
+} bg_resolved;
+
+/* Resolve *p into *out. Returns BG_OK, or fills *err (may be NULL) and
+ * returns BG_INVALID (a negative, zero or non-finite value where SPEC
+ * forbids it), BG_CONFLICT (lambda_A with energy_eV), BG_VECTOR (a zero or
+ * non-finite vector), BG_PARALLEL (polarization parallel to the beam) or
+ * BG_TOO_MANY (an axis past BG_AXIS_COUNT_MAX). *out is written only on
+ * success. Pure: no allocation, no global state. */
+bg_status bg_resolve(const bg_params *p, bg_resolved *out, bg_error *err);
+
+/* Check that a resolved set that did not come from bg_resolve (say, decoded
+ * from an id) is one bg_resolve could have produced: finite values, counts
+ * in range, unit vectors with vert consistent with beam and polar. Returns
+ * BG_OK or an error as bg_resolve does. */
+bg_status bg_resolved_check(const bg_resolved *r, bg_error *err);
+
+#endif
