@@ -22,7 +22,8 @@
 #define BGAPI_ETAG_MAX 64         /* characters of an ETag, quotes included */
 
 /* Write the canonical form of *r into buf (BGAPI_CANON_MAX bytes) and
- * return its length. Deterministic; -0.0 and 0.0 are the same value here. */
+ * return its length. Bit-exact (-0.0 and 0.0 differ), so equal canonical
+ * forms always make bit-identical grids. */
 size_t bgapi_canonical(const bg_resolved *r, unsigned char *buf);
 
 /* A 64-bit hash of a canonical form (good mixing, not cryptographic). */
