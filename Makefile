@@ -49,7 +49,7 @@ TEST_SUPPORT_OBJ = $(TEST_SUPPORT:%.c=$(BUILD)/%.o)
 Q = $(if $(V),,@)
 
 .PHONY: all run test unit integration sanitize deps bench fuzz format \
-        format-check clean
+        format-check clean openapi-lint
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/beamgrid
@@ -104,6 +104,7 @@ sanitize:
 	$(MAKE) BUILD=build-san SANITIZER=address,undefined OPTIMIZATION=-O1 unit integration
 
 test: deps
+	$(MAKE) openapi-lint
 	$(MAKE) unit integration
 	$(MAKE) sanitize
 
@@ -114,6 +115,11 @@ bench: deps
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libbgcore.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LDFLAGS_ALL) -lm -o $@
+
+# Lint openapi.yaml with Redocly's CLI, pinned in tests/openapi (npm).
+openapi-lint:
+	@cd tests/openapi && { [ -x node_modules/.bin/redocly ] || npm ci --no-audit --no-fund --loglevel=error; } \
+	  && ./node_modules/.bin/redocly lint --config redocly.yaml ../../openapi.yaml
 
 format:
 	clang-format -i core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch] bench/*.c
