@@ -78,8 +78,9 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libbgserver.a $(BUILD)/
 	@echo "  CC  $@"
 
 # Install the Debian packages the build and tests need, only if missing.
-deps:
-	@missing=""; for p in $(DEPS_PKGS); do \
+# $(call install-missing,PACKAGES)
+define install-missing
+	@missing=""; for p in $(1); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -87,6 +88,11 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+FUZZ_PKGS = clang libclang-rt-14-dev libomp-dev
+
+deps:
+	$(call install-missing,$(DEPS_PKGS))
 
 run: deps
 	$(MAKE) all
@@ -120,6 +126,20 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libbgcore.a
 openapi-lint:
 	@cd tests/openapi && { [ -x node_modules/.bin/redocly ] || npm ci --no-audit --no-fund --loglevel=error; } \
 	  && ./node_modules/.bin/redocly lint --config redocly.yaml ../../openapi.yaml
+
+# libFuzzer over parsing, validation, resolution and encoding (clang).
+# FUZZ_SECONDS bounds the run; findings land in build-fuzz/findings/.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -ffp-contract=off -g -O1 -I. -fopenmp \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz: deps
+	$(call install-missing,$(FUZZ_PKGS))
+	@mkdir -p build-fuzz/findings build-fuzz/corpus
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_request.c $(CORE_SRC) $(API_SRC) \
+	  -ljansson -lm -o build-fuzz/fuzz_request
+	./build-fuzz/fuzz_request -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/findings/ \
+	  build-fuzz/corpus tests/fuzz/corpus
 
 format:
 	clang-format -i core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch] bench/*.c

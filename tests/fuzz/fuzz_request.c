@@ -1,0 +1,145 @@
+/* fuzz_request.c - libFuzzer driver over everything a client's bytes reach.
+ *
+ * One input is split at the first NUL-free newline into the query part
+ * (format, dtype and Accept, as the server passes them) and the POST body.
+ * The body goes through strict parsing, resolution, the source count with a
+ * small limit, the grid and every encoder; ids are encoded, decoded and
+ * compared. Any crash, sanitizer report or broken invariant is a finding. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/encode.h"
+#include "api/ids.h"
+#include "api/negotiate.h"
+#include "api/request.h"
+#include "api/routes.h"
+#include "core/grid.h"
+#include "core/resolve.h"
+
+#define FUZZ_MAX_SOURCES 20000u
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(int ok)
+{
+    if (!ok)
+        abort();
+}
+
+/* Pull every representation through a small buffer and through
+ * bgapi_encode_all, and insist both give the same bytes. */
+static void encode_every_representation(const bgapi_view *view)
+{
+    static const bgapi_repr reprs[] = {
+        {BGAPI_FMT_JSON, BG_F64}, {BGAPI_FMT_NPY, BG_F64},
+        {BGAPI_FMT_NPY, BG_F32},  {BGAPI_FMT_BIN, BG_F64},
+        {BGAPI_FMT_BIN, BG_F32},  {BGAPI_FMT_TXT, BG_F64},
+    };
+    for (size_t i = 0; i < sizeof reprs / sizeof reprs[0]; i++) {
+        char *all = NULL;
+        size_t len = 0;
+        if (bgapi_encode_all(view, reprs[i], (size_t)64 << 20, &all, &len))
+            continue;
+        uint64_t size = bgapi_encoded_size(view, reprs[i]);
+        check(size == BGAPI_SIZE_UNKNOWN || size == len);
+        bgapi_encoder *e = bgapi_encoder_new(view, reprs[i]);
+        check(e != NULL);
+        char chunk[BGAPI_CHUNK_MIN];
+        size_t off = 0, n;
+        while ((n = bgapi_encoder_read(e, chunk, sizeof chunk)) > 0) {
+            check(off + n <= len && memcmp(all + off, chunk, n) == 0);
+            off += n;
+        }
+        check(off == len);
+        bgapi_encoder_free(e);
+        free(all);
+    }
+}
+
+static void grid_and_encode(const bg_resolved *r, const char *id)
+{
+    uint64_t count = 0;
+    if (bg_grid_count(r, FUZZ_MAX_SOURCES, &count, NULL, NULL) != BG_OK)
+        return;
+    bg_grid g;
+    if (bg_grid_alloc(&g, count, BG_F64, BG_GRID_POSITIONS) != BG_OK)
+        return;
+    check(bg_grid_fill(r, &g, 1) == BG_OK);
+    bgapi_view view = {.id = id, .resolved = r, .grid = &g};
+    encode_every_representation(&view);
+    bg_grid_free(&g);
+}
+
+static void ids_round_trip(const bg_resolved *r, char *id)
+{
+    bgapi_id_encode(r, id);
+    bg_resolved back;
+    bgapi_problem prob;
+    check(bgapi_id_decode(id, &back, &prob) == 0);
+    unsigned char a[BGAPI_CANON_MAX], b[BGAPI_CANON_MAX];
+    size_t la = bgapi_canonical(r, a), lb = bgapi_canonical(&back, b);
+    check(la == lb && memcmp(a, b, la) == 0);
+}
+
+/* The part before the first '\n' is "format dtype accept", space-separated;
+ * each token is also tried as a route path and as an id. */
+static void fuzz_query(const char *q)
+{
+    char buf[512];
+    size_t n = strnlen(q, sizeof buf - 1);
+    memcpy(buf, q, n);
+    buf[n] = '\0';
+    char *format = strtok(buf, " ");
+    char *dtype = format ? strtok(NULL, " ") : NULL;
+    char *accept = dtype ? strtok(NULL, "") : NULL;
+    bgapi_repr repr;
+    bgapi_problem prob;
+    (void)bgapi_negotiate(accept, format, dtype, &repr, &prob);
+    (void)bgapi_negotiate(format, NULL, NULL, &repr, &prob);
+    bgapi_route route;
+    bgapi_route_match("GET", format ? format : "", &route);
+    bg_resolved r;
+    if (format && bgapi_id_decode(format, &r, &prob) == 0)
+        grid_and_encode(&r, format);
+    char etag[BGAPI_ETAG_MAX];
+    if (format) {
+        bg_resolved zero;
+        memset(&zero, 0, sizeof zero);
+        bgapi_etag(&zero, (bgapi_repr){BGAPI_FMT_JSON, BG_F64}, etag);
+        (void)bgapi_etag_matches(format, etag);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const uint8_t *nl = memchr(data, '\n', size);
+    size_t qlen = nl ? (size_t)(nl - data) : 0;
+    char *query = malloc(qlen + 1);
+    if (!query)
+        return 0;
+    memcpy(query, data, qlen);
+    query[qlen] = '\0';
+    fuzz_query(query);
+    free(query);
+
+    const char *body = (const char *)data + (nl ? qlen + 1 : 0);
+    size_t blen = size - (nl ? qlen + 1 : 0);
+    bg_params p;
+    bgapi_problem prob;
+    if (bgapi_parse_params(body, blen, &p, &prob) != 0) {
+        check(prob.status == 400 || prob.status == 422);
+        return 0;
+    }
+    bg_resolved r;
+    bg_error err;
+    if (bg_resolve(&p, &r, &err) != BG_OK) {
+        check(bgapi_problem_from_core(&prob, &err) == -1);
+        check(prob.status == 422);
+        return 0;
+    }
+    char id[BGAPI_ID_MAX + 1];
+    ids_round_trip(&r, id);
+    grid_and_encode(&r, id);
+    return 0;
+}
