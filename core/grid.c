@@ -1,0 +1,548 @@
+/* grid.c - SPEC 2.3: the sources of a resolved parameter set, in nanoBragg.c's
+ * order and bit for bit its arithmetic, counted before anything is allocated
+ * and filled in parallel.
+ *
+ * Which points the elliptical trim keeps: test = A(i) + B(j), where A and B
+ * are nanoBragg's two trim terms of the row and the column. Every IEEE
+ * operation is monotone, so A is non-increasing then non-decreasing in i (B
+ * likewise in j) and the kept points of a row are one contiguous run of j,
+ * and the rows with any kept point one contiguous run of i. Binary search
+ * finds them exactly (the same comparisons nanoBragg makes, at the run
+ * ends), so counting costs O(rows log columns). That argument needs the
+ * terms finite; for absurd step/range ratios ("untame" axes) we test every
+ * point literally, within a work limit. The fill then rotates each column
+ * once (sin/cos once per column), each row's angle once, and per kept point
+ * only does nanoBragg's second rotation and the normalization. */
+#include "core/grid.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Below this many sources the fill stays serial. */
+#define BG_GRID_PARALLEL_MIN 16384
+/* An axis whose |angle|/range or |angle| exceeds this is not tame. */
+#define BG_GRID_TAME_MAX 1e150
+
+/* The kept-point structure of a grid: points == sum of row lengths. */
+typedef struct {
+    const bg_resolved *r;
+    bool all_kept;      /* round_div false or a zero range: nothing trims */
+    bool tame;          /* runs can be found by binary search */
+    int64_t jmin;       /* column of the smallest B */
+    double bmin;        /* B(jmin) */
+    int64_t ilo, ihi;   /* rows with kept points (ilo > ihi: none) */
+} trim_plan;
+
+/* nanoBragg's angle of index i on axis a: step*i - range/2. */
+static double axis_angle(const bg_axis *a, int64_t i)
+{
+    return a->step * (double)i - a->range / 2.0;
+}
+
+/* nanoBragg's trim term of index i on axis a, in its order of operations. */
+static double trim_term(const bg_axis *a, int64_t i)
+{
+    double x = axis_angle(a, i);
+    return (x * x - a->step * a->step / 4.0 * (double)(1 - a->count % 2)) /
+           a->range / a->range;
+}
+
+/* nanoBragg's test: test = A; test += B; skip if round_div && test*4 > 1.1.
+ * A NaN test (a zero range) never skips. */
+static bool is_kept(bool round_div, double a, double b)
+{
+    double test = a;
+    test += b;
+    return !(round_div && test * 4.0 > 1.1);
+}
+
+/* True if every trim term of the axis is finite with margin, so that the
+ * monotonicity argument of the file comment holds. */
+static bool axis_tame(const bg_axis *a)
+{
+    if (a->range == 0.0)
+        return true;
+    double span = a->step * (double)(a->count - 1) + a->range + a->step;
+    return span <= BG_GRID_TAME_MAX && span / a->range <= BG_GRID_TAME_MAX;
+}
+
+/* The index in [0, count) where the trim term is smallest: one of the two
+ * indices around the sign change of the angle. */
+static int64_t argmin_term(const bg_axis *a)
+{
+    int64_t lo = 0, hi = a->count; /* first i with angle >= 0, or count */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (axis_angle(a, mid) >= 0.0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    if (lo == a->count)
+        return a->count - 1;
+    if (lo == 0)
+        return 0;
+    return trim_term(a, lo - 1) <= trim_term(a, lo) ? lo - 1 : lo;
+}
+
+/* First index in [lo, mid] that is kept, given that kept is monotone
+ * non-decreasing there and mid is kept. term_axis is the searched axis,
+ * other the fixed term. */
+static int64_t search_first(const trim_plan *t, const bg_axis *a,
+                            double other, int64_t lo, int64_t mid)
+{
+    int64_t hi = mid;
+    while (lo < hi) {
+        int64_t m = lo + (hi - lo) / 2;
+        if (is_kept(t->r->round_div, other, trim_term(a, m)))
+            hi = m;
+        else
+            lo = m + 1;
+    }
+    return lo;
+}
+
+/* Last index in [mid, hi] that is kept, mid kept, kept non-increasing. */
+static int64_t search_last(const trim_plan *t, const bg_axis *a, double other,
+                           int64_t mid, int64_t hi)
+{
+    int64_t lo = mid;
+    while (lo < hi) {
+        int64_t m = hi - (hi - lo) / 2;
+        if (is_kept(t->r->round_div, other, trim_term(a, m)))
+            lo = m;
+        else
+            hi = m - 1;
+    }
+    return lo;
+}
+
+/* Work out which rows and columns can hold kept points. */
+static void plan_trim(const bg_resolved *r, trim_plan *t)
+{
+    memset(t, 0, sizeof *t);
+    t->r = r;
+    t->all_kept = !r->round_div || r->hdiv.range == 0.0 ||
+                  r->vdiv.range == 0.0;
+    t->tame = t->all_kept || (axis_tame(&r->hdiv) && axis_tame(&r->vdiv));
+    t->ilo = 0;
+    t->ihi = r->hdiv.count - 1;
+    if (t->all_kept || !t->tame)
+        return;
+    t->jmin = argmin_term(&r->vdiv);
+    t->bmin = trim_term(&r->vdiv, t->jmin);
+    int64_t imin = argmin_term(&r->hdiv);
+    /* A row has a kept point iff its A passes with the smallest B. */
+    if (!is_kept(true, trim_term(&r->hdiv, imin), t->bmin)) {
+        t->ilo = 0;
+        t->ihi = -1;
+        return;
+    }
+    t->ilo = search_first(t, &r->hdiv, t->bmin, 0, imin);
+    t->ihi = search_last(t, &r->hdiv, t->bmin, imin, r->hdiv.count - 1);
+}
+
+/* The run [*lo, *lo + *len) of kept columns of row i (tame plans only). */
+static void row_run(const trim_plan *t, int64_t i, int64_t *lo, int64_t *len)
+{
+    const bg_axis *v = &t->r->vdiv;
+    if (t->all_kept) {
+        *lo = 0;
+        *len = v->count;
+        return;
+    }
+    double a = trim_term(&t->r->hdiv, i);
+    if (!is_kept(true, a, t->bmin)) {
+        *lo = 0;
+        *len = 0;
+        return;
+    }
+    int64_t first = search_first(t, v, a, 0, t->jmin);
+    int64_t last = search_last(t, v, a, t->jmin, v->count - 1);
+    *lo = first;
+    *len = last - first + 1;
+}
+
+/* Kept points of an untame plan, testing the rectangle literally. Stops
+ * early (returning a value > cap) once more than cap points are kept. */
+static uint64_t count_literal(const bg_resolved *r, uint64_t cap)
+{
+    uint64_t n = 0;
+    for (int64_t i = 0; i < r->hdiv.count; i++) {
+        double a = trim_term(&r->hdiv, i);
+        for (int64_t j = 0; j < r->vdiv.count; j++)
+            n += is_kept(r->round_div, a, trim_term(&r->vdiv, j));
+        if (n > cap)
+            return n;
+    }
+    return n;
+}
+
+/* Kept points of a plan, or a value > cap as soon as that is certain.
+ * *work_refused is set if an untame rectangle exceeds work_cap points. */
+static uint64_t count_points(const trim_plan *t, uint64_t cap,
+                             uint64_t work_cap, bool *work_refused)
+{
+    const bg_resolved *r = t->r;
+    uint64_t h = (uint64_t)r->hdiv.count, v = (uint64_t)r->vdiv.count;
+    *work_refused = false;
+    if (t->all_kept)
+        return v != 0 && h > UINT64_MAX / v ? UINT64_MAX : h * v;
+    if (!t->tame) {
+        if (h > work_cap / v) {
+            *work_refused = true;
+            return UINT64_MAX;
+        }
+        return count_literal(r, cap);
+    }
+    uint64_t n = 0;
+    for (int64_t i = t->ilo; i <= t->ihi; i++) {
+        int64_t lo, len;
+        row_run(t, i, &lo, &len);
+        n += (uint64_t)len;
+        if (n > cap)
+            return n;
+    }
+    return n;
+}
+
+/* The field to blame for a too large grid: the largest axis count. */
+static const char *largest_axis(const bg_resolved *r)
+{
+    if (r->disp.count >= r->hdiv.count && r->disp.count >= r->vdiv.count)
+        return "dispsteps";
+    return r->hdiv.count >= r->vdiv.count ? "hdivsteps" : "vdivsteps";
+}
+
+bg_status bg_grid_count(const bg_resolved *r, uint64_t max_sources,
+                        uint64_t *count, uint64_t *points, bg_error *err)
+{
+    bg_status s = bg_resolved_check(r, err);
+    if (s != BG_OK)
+        return s;
+    uint64_t d = (uint64_t)r->disp.count;
+    uint64_t cap = max_sources / d;
+    uint64_t work_cap = cap > (UINT64_MAX - 1024) / 4 ? UINT64_MAX
+                                                      : 4 * cap + 1024;
+    trim_plan t;
+    plan_trim(r, &t);
+    bool refused;
+    uint64_t n = count_points(&t, cap, work_cap, &refused);
+    long long hc = (long long)r->hdiv.count, vc = (long long)r->vdiv.count,
+              dc = (long long)r->disp.count;
+    if (refused)
+        return bg_error_set(
+            err, BG_TOO_MANY, largest_axis(r),
+            "the divergence rectangle of %lld x %lld points is too large to "
+            "test against the limit of %llu sources (%llu points at %lld "
+            "dispersion steps); the step is extreme for the range",
+            hc, vc, (unsigned long long)max_sources,
+            (unsigned long long)work_cap, dc);
+    if (n > cap)
+        return bg_error_set(
+            err, BG_TOO_MANY, largest_axis(r),
+            "the grid has more than %llu sources (hdivsteps %lld x vdivsteps "
+            "%lld before trimming, dispsteps %lld); the limit is %llu",
+            (unsigned long long)max_sources, hc, vc, dc,
+            (unsigned long long)max_sources);
+    if (n == 0)
+        return bg_error_set(
+            err, BG_EMPTY, "divsteps",
+            "every divergence point was trimmed by the elliptical "
+            "round_div test (hdivsteps %lld x vdivsteps %lld); give more "
+            "divergence steps, or round_div false",
+            hc, vc);
+    *count = n * d;
+    if (points != NULL)
+        *points = n;
+    return BG_OK;
+}
+
+static void *alloc_array(uint64_t count, size_t size)
+{
+    uint64_t n = count > 0 ? count : 1;
+    if (n > SIZE_MAX / size)
+        return NULL;
+    return malloc((size_t)n * size);
+}
+
+bg_status bg_grid_alloc(bg_grid *g, uint64_t count, bg_dtype dtype,
+                        unsigned flags)
+{
+    memset(g, 0, sizeof *g);
+    g->count = count;
+    g->dtype = dtype;
+    size_t size = dtype == BG_F32 ? sizeof(float) : sizeof(double);
+    g->x = alloc_array(count, size);
+    g->y = alloc_array(count, size);
+    g->z = alloc_array(count, size);
+    g->weight = alloc_array(count, size);
+    g->lambda = alloc_array(count, size);
+    bool ok = g->x && g->y && g->z && g->weight && g->lambda;
+    if (flags & BG_GRID_POSITIONS) {
+        g->px = alloc_array(count, sizeof(double));
+        g->py = alloc_array(count, sizeof(double));
+        g->pz = alloc_array(count, sizeof(double));
+        ok = ok && g->px && g->py && g->pz;
+    }
+    if (!ok) {
+        bg_grid_free(g);
+        g->count = count;
+        g->dtype = dtype;
+        return BG_NOMEM;
+    }
+    return BG_OK;
+}
+
+void bg_grid_free(bg_grid *g)
+{
+    free(g->x);
+    free(g->y);
+    free(g->z);
+    free(g->weight);
+    free(g->lambda);
+    free(g->px);
+    free(g->py);
+    free(g->pz);
+    memset(g, 0, sizeof *g);
+}
+
+/* nanoBragg's rotate_axis with sin and cos of the angle given. */
+static void rotate(const double v[3], const double axis[3], double s,
+                   double c, double out[3])
+{
+    double dot = (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) *
+                 (1.0 - c);
+    out[0] = axis[0] * dot + v[0] * c + (-axis[2] * v[1] + axis[1] * v[2]) * s;
+    out[1] = axis[1] * dot + v[1] * c + (+axis[2] * v[0] - axis[0] * v[2]) * s;
+    out[2] = axis[2] * dot + v[2] * c + (-axis[1] * v[0] + axis[0] * v[1]) * s;
+}
+
+/* What the fill loops share; all arrays allocated before any parallel
+ * region. */
+typedef struct {
+    const bg_resolved *r;
+    bg_grid *g;
+    uint64_t d;          /* dispersion steps */
+    double weight;       /* 1/N */
+    double *lambdas;     /* d wavelengths */
+    double *cols;        /* 3 per column from col0: p rotated about polar */
+    int64_t col0;
+    int64_t *run_lo;     /* per row from plan ilo: first kept column */
+    uint64_t *offset;    /* per row: first source index; rows+1 entries */
+} fill_ctx;
+
+/* Store one source position/direction d times, with the d wavelengths:
+ * the dispersion fan-out, a tight loop of stores. */
+static void fan_out(const fill_ctx *f, uint64_t o, const double p[3],
+                    const double u[3])
+{
+    bg_grid *g = f->g;
+    uint64_t d = f->d;
+    if (g->dtype == BG_F32) {
+        float *x = (float *)g->x + o, *y = (float *)g->y + o;
+        float *z = (float *)g->z + o, *w = (float *)g->weight + o;
+        float *l = (float *)g->lambda + o;
+        float ux = (float)u[0], uy = (float)u[1], uz = (float)u[2];
+        float wt = (float)f->weight;
+        for (uint64_t k = 0; k < d; k++) {
+            x[k] = ux;
+            y[k] = uy;
+            z[k] = uz;
+            w[k] = wt;
+            l[k] = (float)f->lambdas[k];
+        }
+    } else {
+        double *x = (double *)g->x + o, *y = (double *)g->y + o;
+        double *z = (double *)g->z + o, *w = (double *)g->weight + o;
+        double *l = (double *)g->lambda + o;
+        for (uint64_t k = 0; k < d; k++) {
+            x[k] = u[0];
+            y[k] = u[1];
+            z[k] = u[2];
+            w[k] = f->weight;
+            l[k] = f->lambdas[k];
+        }
+    }
+    if (g->px != NULL)
+        for (uint64_t k = 0; k < d; k++) {
+            g->px[o + k] = p[0];
+            g->py[o + k] = p[1];
+            g->pz[o + k] = p[2];
+        }
+}
+
+/* Rotate the column vector q about vert by the row angle (sin s, cos c),
+ * unitize as nanoBragg does and store the d sources at o. */
+static void emit_point(const fill_ctx *f, const double q[3], double s,
+                       double c, uint64_t o)
+{
+    double p[3], u[3];
+    rotate(q, f->r->vert, s, c, p);
+    double mag = sqrt(p[0] * p[0] + p[1] * p[1] + p[2] * p[2]);
+    u[0] = p[0] / mag;
+    u[1] = p[1] / mag;
+    u[2] = p[2] / mag;
+    fan_out(f, o, p, u);
+}
+
+/* Fill the sources of plan row index ri (row i = ilo + ri). */
+static void fill_row(const fill_ctx *f, int64_t i, int64_t ri)
+{
+    double h = axis_angle(&f->r->hdiv, i);
+    double s = sin(h), c = cos(h);
+    uint64_t o = f->offset[ri];
+    int64_t len = (int64_t)((f->offset[ri + 1] - o) / f->d);
+    const double *q = f->cols + 3 * (f->run_lo[ri] - f->col0);
+    for (int64_t j = 0; j < len; j++, q += 3, o += f->d)
+        emit_point(f, q, s, c, o);
+}
+
+/* The starting vector -distance*beam, rotated about polar by the angle of
+ * column j. */
+static void column_vector(const bg_resolved *r, int64_t j, double q[3])
+{
+    double p0[3] = {-r->source_distance_m * r->beam[0],
+                    -r->source_distance_m * r->beam[1],
+                    -r->source_distance_m * r->beam[2]};
+    double v = axis_angle(&r->vdiv, j);
+    rotate(p0, r->polar, sin(v), cos(v), q);
+}
+
+/* The untame path: nanoBragg's loop literally, serial. */
+static void fill_literal(const fill_ctx *f)
+{
+    const bg_resolved *r = f->r;
+    uint64_t o = 0;
+    for (int64_t i = 0; i < r->hdiv.count; i++) {
+        double a = trim_term(&r->hdiv, i);
+        double h = axis_angle(&r->hdiv, i);
+        for (int64_t j = 0; j < r->vdiv.count; j++) {
+            if (!is_kept(r->round_div, a, trim_term(&r->vdiv, j)))
+                continue;
+            double q[3];
+            column_vector(r, j, q);
+            emit_point(f, q, sin(h), cos(h), o);
+            o += f->d;
+        }
+    }
+}
+
+/* Each row's run of kept columns, then the offsets of the rows: a serial
+ * prefix sum, so every row knows where to write whatever the threads. */
+static void plan_rows(const trim_plan *t, fill_ctx *f, int64_t rows, int nt)
+{
+    int64_t *len = (int64_t *)f->offset; /* lengths first, in place */
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t ri = 0; ri < rows; ri++) {
+        int64_t lo, n;
+        row_run(t, t->ilo + ri, &lo, &n);
+        f->run_lo[ri] = lo;
+        len[ri + 1] = n;
+    }
+    f->offset[0] = 0;
+    for (int64_t ri = 0; ri < rows; ri++)
+        f->offset[ri + 1] = f->offset[ri] + (uint64_t)len[ri + 1] * f->d;
+}
+
+/* Range [*c0, *c1] of columns any row uses. */
+static void column_span(const fill_ctx *f, int64_t rows, int64_t *c0,
+                        int64_t *c1)
+{
+    *c0 = INT64_MAX;
+    *c1 = -1;
+    for (int64_t ri = 0; ri < rows; ri++) {
+        int64_t n = (int64_t)((f->offset[ri + 1] - f->offset[ri]) / f->d);
+        if (n == 0)
+            continue;
+        if (f->run_lo[ri] < *c0)
+            *c0 = f->run_lo[ri];
+        if (f->run_lo[ri] + n - 1 > *c1)
+            *c1 = f->run_lo[ri] + n - 1;
+    }
+}
+
+/* Cheap check that the plan can make `points` points before any scratch is
+ * allocated: a tame plan has at least one point per row (the runs
+ * themselves are checked in fill_runs), an untame one is counted. */
+static bool plan_matches(const trim_plan *t, uint64_t points)
+{
+    if (t->tame)
+        return t->ihi >= t->ilo &&
+               (uint64_t)(t->ihi - t->ilo + 1) <= points;
+    bool refused;
+    uint64_t n = count_points(t, points, 4 * points + 1024, &refused);
+    return !refused && n == points;
+}
+
+static int fill_threads(int threads, uint64_t count)
+{
+    if (count < BG_GRID_PARALLEL_MIN)
+        return 1;
+    return threads > 0 ? threads : omp_get_max_threads();
+}
+
+/* The tame path: plan rows, rotate columns, then rows in parallel, each
+ * writing at its own prefix offset. */
+static bg_status fill_runs(const trim_plan *t, fill_ctx *f, int nt)
+{
+    int64_t rows = t->ihi - t->ilo + 1;
+    f->run_lo = malloc((size_t)rows * sizeof *f->run_lo);
+    f->offset = malloc((size_t)(rows + 1) * sizeof *f->offset);
+    if (f->run_lo == NULL || f->offset == NULL)
+        return BG_NOMEM;
+    plan_rows(t, f, rows, nt);
+    if (f->offset[rows] != f->g->count)
+        return BG_INVALID;
+    int64_t c0, c1;
+    column_span(f, rows, &c0, &c1);
+    f->col0 = c0;
+    f->cols = malloc((size_t)(c1 - c0 + 1) * 3 * sizeof(double));
+    if (f->cols == NULL)
+        return BG_NOMEM;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#pragma omp for schedule(static)
+        for (int64_t j = c0; j <= c1; j++)
+            column_vector(f->r, j, f->cols + 3 * (j - c0));
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t ri = 0; ri < rows; ri++)
+            fill_row(f, t->ilo + ri, ri);
+    }
+    return BG_OK;
+}
+
+bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
+{
+    if (bg_resolved_check(r, NULL) != BG_OK || g->count == 0 ||
+        g->x == NULL)
+        return BG_INVALID;
+    uint64_t d = (uint64_t)r->disp.count;
+    if (g->count % d != 0)
+        return BG_INVALID;
+    trim_plan t;
+    plan_trim(r, &t);
+    uint64_t points = g->count / d;
+    if (!plan_matches(&t, points))
+        return BG_INVALID;
+    fill_ctx f = {.r = r, .g = g, .d = d, .weight = 1.0 / (double)g->count};
+    f.lambdas = malloc((size_t)d * sizeof *f.lambdas);
+    if (f.lambdas == NULL)
+        return BG_NOMEM;
+    for (uint64_t k = 0; k < d; k++)
+        f.lambdas[k] = r->lambda0_m *
+                       (1.0 + r->disp.step * (double)k - r->disp.range / 2.0);
+    g->points = points;
+    bg_status s = BG_OK;
+    if (t.tame)
+        s = fill_runs(&t, &f, fill_threads(threads, g->count));
+    else
+        fill_literal(&f);
+    free(f.lambdas);
+    free(f.cols);
+    free(f.run_lo);
+    free(f.offset);
+    return s;
+}

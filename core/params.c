@@ -1,0 +1,40 @@
+/* params.c - the request parameters of SPEC 2.1: their defaults and the
+ * names of the geometry conventions. Holds no state; everything here is a
+ * table lookup or a plain initialization. */
+#include "core/params.h"
+
+#include <string.h>
+
+static const char *const bg_convention_names[BG_CONV_COUNT] = {
+    [BG_CONV_MOSFLM] = "MOSFLM", [BG_CONV_XDS] = "XDS",
+    [BG_CONV_DIALS] = "DIALS",   [BG_CONV_ADXV] = "ADXV",
+    [BG_CONV_DENZO] = "DENZO",   [BG_CONV_CUSTOM] = "CUSTOM",
+};
+
+void bg_params_init(bg_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->round_div = true;
+    p->convention_given = false;
+    p->convention = BG_CONV_MOSFLM;
+}
+
+int bg_convention_from_name(const char *name, bg_convention *out)
+{
+    if (name == NULL)
+        return -1;
+    for (int c = 0; c < BG_CONV_COUNT; c++) {
+        if (strcmp(name, bg_convention_names[c]) == 0) {
+            *out = (bg_convention)c;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *bg_convention_name(bg_convention c)
+{
+    if ((int)c < 0 || c >= BG_CONV_COUNT)
+        return "UNKNOWN";
+    return bg_convention_names[c];
+}
