@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Load test for beamgrid with curl alone (curl --parallel over one config
+# file per batch). Bounded by a request count and a time limit.
+#
+#   deploy/loadtest/run.sh [options] SCENARIO
+#
+# Scenarios:
+#   hits    the same grid again and again: POST of one body and GET of its
+#           id in several representations (cache hits after the first)
+#   new     a new grid every request (lambda_A varies): cache misses, compute
+#   mixed   60 % hits, 20 % new grids, and 20 % bad requests: malformed JSON
+#           and an unknown field (400), out-of-range values (422)
+#
+# Options:
+#   -u URL          base URL (default http://127.0.0.1:8080)
+#   -n N            number of requests (default 500)
+#   -c N            concurrent requests (default 8)
+#   -t SECONDS      time limit for the whole run (default 60)
+#   --allow-remote  allow a target that is not on the loopback interface
+#   -h              this help
+#
+# Prints requests/s, latency p50/p95/p99, and counts by status. Exits 1 on any
+# 5xx or failed connection (status 000), or when the status counts differ
+# from what the scenario sent (e.g. a bad request that did not get 400/422);
+# 2 on a usage error.
+set -euo pipefail
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+
+url=http://127.0.0.1:8080
+total=500
+conc=8
+limit_s=60
+allow_remote=0
+scenario=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -u) url=${2:?}; shift 2 ;;
+    -n) total=${2:?}; shift 2 ;;
+    -c) conc=${2:?}; shift 2 ;;
+    -t) limit_s=${2:?}; shift 2 ;;
+    --allow-remote) allow_remote=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    -*) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
+    *) scenario=$1; shift ;;
+  esac
+done
+case "$scenario" in
+  hits|new|mixed) ;;
+  *) echo "scenario must be hits, new or mixed" >&2; usage >&2; exit 2 ;;
+esac
+for v in "$total" "$conc" "$limit_s"; do
+  [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "counts and times must be positive integers" >&2; exit 2; }
+done
+url=${url%/}
+
+# The target must be this machine unless --allow-remote says otherwise.
+hostport=${url#*://}
+hostport=${hostport%%/*}
+hostport=${hostport##*@}
+case "$hostport" in
+  \[*\]*) host=${hostport%%]*}; host=${host#[} ;;
+  *) host=${hostport%%:*} ;;
+esac
+case "$host" in
+  localhost|::1|127.*) ;;
+  *)
+    if [ "$allow_remote" != 1 ]; then
+      echo "refusing non-loopback target '$host' (pass --allow-remote to load a host you run)" >&2
+      exit 2
+    fi ;;
+esac
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# A salt so that each run's "new" grids are new to the server's cache too.
+salt=$(( ($$ * 7919 + $(date +%s)) % 100000 ))
+hit_body='{"divergence_mrad":0.5,"divsteps":9,"dispersion_percent":0.1,"dispsteps":3}'
+
+# The id of the "hits" grid, from one POST before the clock starts.
+id=""
+if [ "$scenario" != new ]; then
+  loc=$(curl -sS -o /dev/null -D - -m 30 -H 'Content-Type: application/json' \
+          --data-raw "$hit_body" "$url/v1/sources" \
+        | tr -d '\r' | awk 'tolower($1) == "content-location:" {print $2}')
+  id=${loc##*/}
+  if [ -z "$id" ]; then
+    echo "POST $url/v1/sources gave no Content-Location; is beamgrid running there?" >&2
+    exit 1
+  fi
+fi
+
+# One curl config block per request. Body strings contain no backslashes.
+esc() { printf '%s' "${1//\"/\\\"}"; }
+post() {  # post BODY
+  printf 'url = "%s/v1/sources"\nheader = "Content-Type: application/json"\n' "$url"
+  printf 'data-raw = "%s"\n' "$(esc "$1")"
+}
+get() {  # get PATH_AND_QUERY
+  printf 'url = "%s%s"\n' "$url" "$1"
+}
+new_body() {  # new_body I -> a body with a lambda_A no other request of this run uses
+  awk -v i="$1" -v s="$salt" 'BEGIN {
+    printf "{\"divergence_mrad\":0.3,\"divsteps\":7,\"dispersion_percent\":0.2,\"dispsteps\":3,\"lambda_A\":%.7f}", 0.5 + ((s * 1000 + i) % 1000000) * 1e-6 }'
+}
+# request I -> writes the block for request I, and its expected status to expect.txt
+request() {
+  local i=$1 kind
+  case "$scenario" in
+    hits) kind=hit ;;
+    new) kind=new ;;
+    mixed)
+      case $(( i % 20 )) in
+        1[2-5]) kind=new ;;
+        16|17) kind=malformed ;;
+        18) kind=unknown ;;
+        19) kind=range ;;
+        *) kind=hit ;;
+      esac ;;
+  esac
+  case "$kind" in
+    hit)
+      case $(( i % 4 )) in
+        0) post "$hit_body" ;;
+        1) get "/v1/sources/$id" ;;
+        2) get "/v1/sources/$id?format=npy" ;;
+        3) get "/v1/sources/$id?format=txt" ;;
+      esac
+      echo 200 >&3 ;;
+    new) post "$(new_body "$i")"; echo 200 >&3 ;;
+    malformed) post '{"divergence_mrad": 0.5, "divsteps": '; echo 400 >&3 ;;
+    unknown) post '{"divergence_mrad":0.5,"no_such_field":1}'; echo 400 >&3 ;;
+    range)
+      if [ $(( i % 40 )) = 19 ]; then post '{"divsteps":-3}'
+      else post '{"lambda_A":1.0,"energy_eV":9000}'; fi
+      echo 422 >&3 ;;
+  esac
+  printf 'output = "/dev/null"\nmax-time = 30\nwrite-out = "%%{http_code} %%{time_total} %%header{x-cache}\\n"\n'
+}
+
+batch=$(( conc * 25 ))
+results=$work/results.txt
+: > "$results"
+start=$(date +%s.%N)
+deadline=$(( $(date +%s) + limit_s ))
+sent=0
+timed_out=0
+while [ "$sent" -lt "$total" ]; do
+  now=$(date +%s)
+  if [ "$now" -ge "$deadline" ]; then timed_out=1; break; fi
+  n=$(( total - sent < batch ? total - sent : batch ))
+  cfg=$work/batch.cfg
+  {
+    for (( k = 0; k < n; k++ )); do
+      [ "$k" -gt 0 ] && echo next
+      request $(( sent + k ))
+    done
+  } > "$cfg" 3>> "$work/expect.txt"
+  # A hard stop for the batch too, should the server hang.
+  timeout -k 2 $(( deadline - now + 1 )) \
+    curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max "$conc" \
+      -K "$cfg" >> "$results" || true
+  sent=$(( sent + n ))
+done
+end=$(date +%s.%N)
+
+done_n=$(wc -l < "$results")
+echo "scenario=$scenario target=$url requests=$done_n/$total concurrency=$conc"
+awk -v t0="$start" -v t1="$end" 'END {
+    wall = t1 - t0
+    if (NR > 0 && wall > 0) printf "wall %.2f s, %.1f requests/s\n", wall, NR / wall
+  }' "$results"
+cut -d' ' -f2 "$results" | sort -g | awk '
+  { v[NR] = $1 * 1000 }
+  END {
+    if (NR == 0) exit
+    split("50 95 99", ps, " ")
+    line = "latency ms:"
+    for (k = 1; k <= 3; k++) {
+      r = int((ps[k] / 100) * NR + 0.999999); if (r < 1) r = 1; if (r > NR) r = NR
+      line = line sprintf(" p%s %.2f", ps[k], v[r])
+    }
+    printf "%s max %.2f\n", line, v[NR]
+  }'
+got=$(cut -d' ' -f1 "$results" | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}')
+want=$(sort "$work/expect.txt" | uniq -c | awk '{printf "%s:%s ", $2, $1}')
+echo "status counts: ${got:-none}"
+awk '$3 != "" {c[$3]++} END {printf "X-Cache:"; for (k in c) printf " %s %d", k, c[k]; print ""}' "$results"
+
+rc=0
+bad=$(cut -d' ' -f1 "$results" | awk '$1 == "000" || $1 >= 500' | wc -l)
+if [ "$bad" -gt 0 ]; then
+  echo "FAIL: $bad responses were 5xx or failed connections" >&2
+  rc=1
+fi
+if [ "$timed_out" = 1 ] || [ "$done_n" -lt "$total" ]; then
+  echo "stopped at the time limit (${limit_s} s) after $done_n of $total requests"
+elif [ "$got" != "$want" ]; then
+  echo "FAIL: expected status counts $want" >&2
+  rc=1
+fi
+exit "$rc"
