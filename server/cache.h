@@ -1,0 +1,119 @@
+/* cache.h - computed grids and their encoded bodies, shared and bounded.
+ *
+ * Entries are keyed by the canonical bytes of the resolved parameters
+ * (bgapi_canonical); the caller also passes their hash (bgapi_hash64), used
+ * only to pick a bucket: a lookup compares the full key, so a collision can
+ * never serve the wrong grid. The cache holds at most max_bytes of grids
+ * and encoded representations, evicting the least recently used ready
+ * entry; entries are reference-counted, so eviction never frees bytes a
+ * response is still sending. Concurrent misses on one key are computed once
+ * (single-flight): the first caller becomes the owner, later ones wait,
+ * either blocking (bgs_cache_wait) or with a callback (bgs_cache_subscribe).
+ * All functions are thread-safe. */
+#ifndef BGS_CACHE_H
+#define BGS_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/problem.h"
+#include "core/grid.h"
+#include "server/metrics.h"
+
+typedef struct bgs_cache bgs_cache;
+typedef struct bgs_entry bgs_entry;
+
+typedef enum {
+    BGS_ENTRY_COMPUTING,          /* the owner is computing the grid */
+    BGS_ENTRY_READY,              /* the grid is there and immutable */
+    BGS_ENTRY_FAILED              /* the computation failed: see problem */
+} bgs_entry_state;
+
+typedef enum {
+    BGS_LOOKUP_HIT,               /* a ready entry */
+    BGS_LOOKUP_MISS,              /* a new entry: the caller must compute */
+    BGS_LOOKUP_WAIT               /* another caller is computing it */
+} bgs_lookup;
+
+/* A callback for the end of a computation. The caller owns the memory and
+ * keeps it alive until `wake` has been called; the cache calls it exactly
+ * once, from the thread that completed or failed the entry, without the
+ * cache lock held. `next` is the cache's. */
+typedef struct bgs_waiter {
+    void (*wake)(struct bgs_waiter *w);
+    struct bgs_waiter *next;
+} bgs_waiter;
+
+/* A new cache bounded to max_bytes (0: nothing stays after its last
+ * reference, but single-flight still works). NULL on allocation failure. */
+bgs_cache *bgs_cache_new(uint64_t max_bytes);
+
+/* Free the cache and every entry it holds. Entries still referenced by
+ * callers must have been released before; call when all requests are
+ * done. */
+void bgs_cache_free(bgs_cache *c);
+
+/* Find or create the entry of key[0..len) (len <= 255), hash its
+ * bgapi_hash64. Always returns with a new reference in *out, which the
+ * caller drops with bgs_entry_release:
+ * - HIT: the entry is READY (counted as a hit, made most recent);
+ * - WAIT: someone else computes it; wait with bgs_cache_wait or
+ *   bgs_cache_subscribe (counted as a hit: it is computed once);
+ * - MISS: a new COMPUTING entry; the caller must end it with exactly one
+ *   bgs_cache_complete or bgs_cache_fail (counted as a miss).
+ * Returns -1 (and *out NULL) only when out of memory. */
+int bgs_cache_acquire(bgs_cache *c, const unsigned char *key, size_t len,
+                      uint64_t hash, bgs_entry **out, bgs_lookup *how);
+
+/* Mark the owner's entry READY with *grid, whose arrays the entry takes
+ * over (*grid is zeroed). Accounts its bytes, evicts down to the bound and
+ * wakes every waiter. */
+void bgs_cache_complete(bgs_entry *e, bg_grid *grid);
+
+/* Mark the owner's entry FAILED with a copy of *p, remove it from the
+ * cache (the next request computes afresh) and wake every waiter, which
+ * then reads the problem with bgs_entry_problem. */
+void bgs_cache_fail(bgs_entry *e, const bgapi_problem *p);
+
+/* Register w to be woken when e stops COMPUTING. Returns 0 if registered,
+ * or 1 if e is already READY or FAILED (w will not be called). */
+int bgs_cache_subscribe(bgs_entry *e, bgs_waiter *w);
+
+/* Block until e stops COMPUTING. */
+void bgs_cache_wait(bgs_entry *e);
+
+/* The state of e (an acquire load: after READY the grid is visible). */
+bgs_entry_state bgs_entry_state_of(const bgs_entry *e);
+
+/* The grid of a READY entry: borrowed, valid while the caller holds its
+ * reference. */
+const bg_grid *bgs_entry_grid(const bgs_entry *e);
+
+/* The problem of a FAILED entry: borrowed, valid while referenced. */
+const bgapi_problem *bgs_entry_problem(const bgs_entry *e);
+
+/* Take another reference on e (for a response that outlives the caller's
+ * own). */
+void bgs_entry_retain(bgs_entry *e);
+
+/* Drop a reference. The entry is freed when no reference is left and the
+ * cache no longer holds it (after eviction or failure). */
+void bgs_entry_release(bgs_entry *e);
+
+/* The cached encoding of representation slot `slot` (< BGAPI_REPR_SLOTS)
+ * of a READY entry: returns 0 and sets *buf, *len (borrowed, valid while
+ * the caller holds its reference), or -1 if not cached yet. */
+int bgs_entry_repr(bgs_entry *e, int slot, const char **buf, size_t *len);
+
+/* Store an encoding for `slot` of a READY entry, taking ownership of the
+ * malloc'd buf. If another thread stored one first, buf is freed and the
+ * stored one returned instead. Either way *out, *out_len is the cached
+ * body, valid while the caller holds its reference. Counts the bytes and
+ * evicts down to the bound. */
+void bgs_entry_repr_put(bgs_entry *e, int slot, char *buf, size_t len,
+                        const char **out, size_t *out_len);
+
+/* The cache's counters and gauges. */
+void bgs_cache_stats_get(bgs_cache *c, bgs_cache_stats *out);
+
+#endif
