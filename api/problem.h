@@ -23,12 +23,18 @@ typedef struct {
 } bgapi_problem;
 
 /* Fill *p (if not NULL) with status, slug, title (static strings), field
- * (may be NULL) and a printf-formatted detail. Returns -1, so validation can
- * end with `return bgapi_problem_set(...)`. */
+ * (may be NULL) and a printf-formatted detail. A NULL title means the
+ * standard title of the slug (bgapi_problem_title). field and detail are
+ * truncated to their buffers on a UTF-8 boundary. Returns -1, so validation
+ * can end with `return bgapi_problem_set(...)`. */
 int bgapi_problem_set(bgapi_problem *p, int status, const char *slug,
                       const char *title, const char *field,
                       const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+
+/* The standard title of a slug ("not-found" -> "Not found"); a static
+ * string, "Error" for an unknown slug. */
+const char *bgapi_problem_title(const char *slug);
 
 /* Map a core failure to a problem: BG_INVALID, BG_CONFLICT, BG_VECTOR,
  * BG_PARALLEL, BG_EMPTY, BG_TOO_MANY are 422 with the core's field and
