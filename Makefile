@@ -23,7 +23,8 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 # -ffp-contract=off: the trim test must not be fused into FMAs (SPEC 2.3).
 STD = -std=c11 -D_GNU_SOURCE -ffp-contract=off -fno-fast-math
 DEPS_PKGS = libmicrohttpd-dev libjansson-dev libuv1-dev libcriterion-dev \
-            libcurl4-openssl-dev pkg-config
+            libcurl4-openssl-dev pkg-config \
+            nginx-light curl wrk shellcheck gettext-base python3-yaml
 SAN_FLAGS = $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
 
 CFLAGS_ALL = $(STD) $(OPTIMIZATION) -g $(WARN) -fopenmp -MMD -MP $(SAN_FLAGS) \
@@ -140,6 +141,23 @@ fuzz: deps
 	./build-fuzz/fuzz_request -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/findings/ \
 	  build-fuzz/corpus tests/fuzz/corpus
+
+# Deploy artefacts (Dockerfile, deploy/): see deploy/OPERATIONS.md.
+# deploy-test: shellcheck, k8s schema + field checks, nginx in front of two
+# replicas (failover, cache, load-script smoke), and image-check
+# (DEPLOY_IMAGE_CHECK=0 skips that one). image-check: the Dockerfile's build
+# and run steps without a Docker engine. image: a real `docker build`.
+.PHONY: deploy-test image image-check
+IMAGE ?= beamgrid:latest
+deploy-test: deps
+	$(MAKE) all
+	BEAMGRID_BIN=$(BUILD)/beamgrid tests/deploy/run.sh
+
+image-check: deps
+	tests/deploy/dockerfile_check.sh
+
+image:
+	docker build -t $(IMAGE) .
 
 format:
 	clang-format -i core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch] bench/*.c
