@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Higher load than run.sh can make: wrk (Debian's wrk) with beamgrid.lua.
+#
+#   deploy/loadtest/wrk.sh [options] SCENARIO      (hits | new | mixed)
+#
+# Options:
+#   -u URL          base URL (default http://127.0.0.1:8080)
+#   -d SECONDS      duration (default 10, at most 600)
+#   -c N            open connections (default 32)
+#   -t N            wrk threads (default 2)
+#   --allow-remote  allow a target that is not on the loopback interface
+#   -h              this help
+#
+# Prints wrk's summary plus requests/s, p50/p95/p99, status counts. Exits 1
+# on any 5xx or socket error, 2 on a usage error.
+set -euo pipefail
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+
+here=$(cd "$(dirname "$0")" && pwd)
+url=http://127.0.0.1:8080
+dur=10
+conns=32
+threads=2
+allow_remote=0
+scenario=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -u) url=${2:?}; shift 2 ;;
+    -d) dur=${2:?}; shift 2 ;;
+    -c) conns=${2:?}; shift 2 ;;
+    -t) threads=${2:?}; shift 2 ;;
+    --allow-remote) allow_remote=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    -*) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
+    *) scenario=$1; shift ;;
+  esac
+done
+case "$scenario" in
+  hits|new|mixed) ;;
+  *) echo "scenario must be hits, new or mixed" >&2; usage >&2; exit 2 ;;
+esac
+for v in "$dur" "$conns" "$threads"; do
+  [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "durations and counts must be positive integers" >&2; exit 2; }
+done
+[ "$dur" -le 600 ] || { echo "duration is capped at 600 s" >&2; exit 2; }
+url=${url%/}
+
+hostport=${url#*://}
+hostport=${hostport%%/*}
+hostport=${hostport##*@}
+case "$hostport" in
+  \[*\]*) host=${hostport%%]*}; host=${host#[} ;;
+  *) host=${hostport%%:*} ;;
+esac
+case "$host" in
+  localhost|::1|127.*) ;;
+  *)
+    if [ "$allow_remote" != 1 ]; then
+      echo "refusing non-loopback target '$host' (pass --allow-remote to load a host you run)" >&2
+      exit 2
+    fi ;;
+esac
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+
+id=""
+if [ "$scenario" != new ]; then
+  loc=$(curl -sS -o /dev/null -D - -m 30 -H 'Content-Type: application/json' \
+          --data-raw '{"divergence_mrad":0.5,"divsteps":9,"dispersion_percent":0.1,"dispsteps":3}' \
+          "$url/v1/sources" | tr -d '\r' | awk 'tolower($1) == "content-location:" {print $2}')
+  id=${loc##*/}
+  [ -n "$id" ] || { echo "POST $url/v1/sources gave no Content-Location; is beamgrid running there?" >&2; exit 1; }
+fi
+salt=$(( ($$ * 7919 + $(date +%s)) % 100000 ))
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+timeout -k 5 $(( dur + 30 )) \
+  wrk -t "$threads" -c "$conns" -d "${dur}s" --timeout 30s --latency \
+    -s "$here/beamgrid.lua" "$url" -- "$scenario" "$id" "$salt" | tee "$out"
+e5=$(sed -n 's/^errors_5xx=\([0-9]*\).*/\1/p' "$out")
+es=$(sed -n 's/.*errors_socket=\([0-9]*\).*/\1/p' "$out")
+if [ -z "$e5" ]; then echo "FAIL: no summary from wrk" >&2; exit 1; fi
+if [ "$e5" -gt 0 ] || [ "$es" -gt 0 ]; then
+  echo "FAIL: $e5 responses were 5xx, $es socket errors" >&2
+  exit 1
+fi
