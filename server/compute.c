@@ -1,0 +1,196 @@
+/* compute.c - runs grid computations and ends their cache entries.
+ *
+ * Inline jobs run in the caller's thread. Pool jobs cross threads twice:
+ * an HTTP thread pushes the job on a mutex-guarded list and pokes a
+ * uv_async handle; the loop thread (the only one that may touch libuv)
+ * moves it to uv_queue_work; a pool thread allocates and fills the grid;
+ * the after-work callback, back on the loop thread, ends the entry, which
+ * wakes (resumes) the waiting connections. A job owns one entry reference
+ * from submit to its end. */
+#include "server/compute.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "api/problem.h"
+#include "core/grid.h"
+
+typedef struct job {
+    uv_work_t work;
+    bgs_compute *q;
+    bgs_entry *entry;
+    bg_resolved resolved;
+    uint64_t count;
+    bg_grid grid;
+    bg_error err;
+    bg_status status;
+    double seconds;
+    struct job *next;
+} job;
+
+struct bgs_compute {
+    uv_async_t async;             /* loop thread: drain `incoming` */
+    uv_loop_t *loop;
+    int threads;
+    int64_t max_pending;
+    bgs_metrics *metrics;
+    pthread_mutex_t lock;
+    job *incoming;                /* pushed by HTTP threads, LIFO */
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Allocate and fill; pure apart from the allocation. */
+static bg_status run(const bg_resolved *r, uint64_t count, int threads,
+                     bg_grid *g, bg_error *err, double *seconds)
+{
+    double t0 = now_s();
+    bg_status s = bg_grid_alloc(g, count, BG_F64, BG_GRID_POSITIONS);
+    if (s == BG_OK)
+        s = bg_grid_fill(r, g, threads);
+    if (s != BG_OK) {
+        bg_grid_free(g);
+        bg_error_set(err, s, "", "%s", bg_strerror(s));
+    }
+    *seconds = now_s() - t0;
+    return s;
+}
+
+/* End entry e with the outcome of a run. */
+static void finish(bgs_compute *q, bgs_entry *e, bg_status s, bg_grid *g,
+                   const bg_error *err, double seconds)
+{
+    if (s == BG_OK) {
+        bgs_metrics_compute(q->metrics, g->count, seconds);
+        bgs_cache_complete(e, g);
+        return;
+    }
+    bgapi_problem p;
+    bgapi_problem_from_core(&p, err);
+    bgs_cache_fail(e, &p);
+}
+
+void bgs_compute_inline(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
+                        uint64_t count)
+{
+    bg_grid g;
+    bg_error err;
+    double seconds;
+    bg_status s = run(r, count, q->threads, &g, &err, &seconds);
+    finish(q, e, s, &g, &err, seconds);
+}
+
+/* ---- the pool path ---- */
+
+static void work_cb(uv_work_t *w)
+{
+    job *j = w->data;
+    bgs_metrics_pending_add(j->q->metrics, -1);
+    j->status = run(&j->resolved, j->count, j->q->threads, &j->grid,
+                    &j->err, &j->seconds);
+}
+
+static void after_work_cb(uv_work_t *w, int status)
+{
+    job *j = w->data;
+    if (status != 0) { /* cancelled: never started */
+        bgs_metrics_pending_add(j->q->metrics, -1);
+        j->status = bg_error_set(&j->err, BG_NOMEM, "",
+                                 "the computation was cancelled");
+    }
+    finish(j->q, j->entry, j->status, &j->grid, &j->err, j->seconds);
+    bgs_entry_release(j->entry);
+    free(j);
+}
+
+static void async_cb(uv_async_t *a)
+{
+    bgs_compute *q = a->data;
+    pthread_mutex_lock(&q->lock);
+    job *list = q->incoming;
+    q->incoming = NULL;
+    pthread_mutex_unlock(&q->lock);
+    while (list != NULL) {
+        job *j = list;
+        list = j->next;
+        j->work.data = j;
+        if (uv_queue_work(q->loop, &j->work, work_cb, after_work_cb) != 0)
+            after_work_cb(&j->work, UV_ECANCELED);
+    }
+}
+
+bgs_compute *bgs_compute_new(uv_loop_t *loop, int threads,
+                             int64_t max_pending, bgs_metrics *metrics)
+{
+    bgs_compute *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return NULL;
+    q->loop = loop;
+    q->threads = threads;
+    q->max_pending = max_pending;
+    q->metrics = metrics;
+    pthread_mutex_init(&q->lock, NULL);
+    if (uv_async_init(loop, &q->async, async_cb) != 0) {
+        pthread_mutex_destroy(&q->lock);
+        free(q);
+        return NULL;
+    }
+    q->async.data = q;
+    return q;
+}
+
+static void closed_cb(uv_handle_t *h)
+{
+    bgs_compute *q = h->data;
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+void bgs_compute_close(bgs_compute *q)
+{
+    uv_close((uv_handle_t *)&q->async, closed_cb);
+}
+
+static int shed(bgs_compute *q, bgs_entry *e)
+{
+    bgapi_problem p;
+    bgs_metrics_shed(q->metrics);
+    bgapi_problem_set(&p, 503, "overloaded", "Server overloaded", NULL,
+                      "%lld large computations are already waiting; "
+                      "retry shortly",
+                      (long long)q->max_pending);
+    bgs_cache_fail(e, &p);
+    return -1;
+}
+
+int bgs_compute_submit(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
+                       uint64_t count)
+{
+    if (bgs_metrics_pending_try(q->metrics, q->max_pending) != 0)
+        return shed(q, e);
+    job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        bg_error err;
+        bgs_metrics_pending_add(q->metrics, -1);
+        bg_error_set(&err, BG_NOMEM, "", "out of memory queueing a grid");
+        finish(q, e, BG_NOMEM, NULL, &err, 0);
+        return -1;
+    }
+    j->q = q;
+    j->entry = e;
+    bgs_entry_retain(e);
+    j->resolved = *r;
+    j->count = count;
+    pthread_mutex_lock(&q->lock);
+    j->next = q->incoming;
+    q->incoming = j;
+    pthread_mutex_unlock(&q->lock);
+    uv_async_send(&q->async);
+    return 0;
+}

@@ -1,0 +1,42 @@
+/* compute.h - computing grids, inline or on libuv's thread pool.
+ *
+ * A computation fills a cache entry the caller owns (a MISS from
+ * bgs_cache_acquire) and ends it with bgs_cache_complete or bgs_cache_fail,
+ * which wakes everyone waiting on it. Small grids are computed inline in the
+ * calling thread; large ones are handed to the loop thread (uv_async), which
+ * queues them on the thread pool (uv_queue_work) and completes them from
+ * the after-work callback. The queue of jobs not yet started is bounded. */
+#ifndef BGS_COMPUTE_H
+#define BGS_COMPUTE_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/resolve.h"
+#include "server/cache.h"
+#include "server/metrics.h"
+
+typedef struct bgs_compute bgs_compute;
+
+/* A new compute queue on `loop` (the loop thread owns it): `threads` is the
+ * OpenMP thread count per grid, max_pending the jobs that may wait. The
+ * metrics are borrowed and must outlive the queue. NULL on failure. */
+bgs_compute *bgs_compute_new(uv_loop_t *loop, int threads,
+                             int64_t max_pending, bgs_metrics *metrics);
+
+/* Close the queue's loop handle; the queue is freed once libuv has closed
+ * it. Call from the loop thread when no job is left. */
+void bgs_compute_close(bgs_compute *q);
+
+/* Compute the grid of *r (count sources, from bg_grid_count) with
+ * positions, in the calling thread, and end entry e with it. */
+void bgs_compute_inline(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
+                        uint64_t count);
+
+/* Queue the computation for the thread pool. Thread-safe. Takes its own
+ * reference on e. Returns 0, or -1 if max_pending jobs already wait (the
+ * entry is then failed with 503 "overloaded" and the shed is counted). */
+int bgs_compute_submit(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
+                       uint64_t count);
+
+#endif

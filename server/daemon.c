@@ -1,0 +1,186 @@
+/* daemon.c - the process lifecycle, run by the main thread's libuv loop.
+ *
+ * Start-up: log, cache, metrics, the compute queue, signal handlers
+ * (libuv's: the raw handler only writes to a pipe, the work happens here),
+ * the HTTP daemon, then one JSON line on stdout naming the address. On
+ * SIGTERM or SIGINT the drain starts: /readyz and every new request answer
+ * 503 (with Connection: close), the listening socket is quiesced, and a
+ * timer polls until no request is in flight or --drain-s has passed; then
+ * the daemon stops, the handles close and the loop returns. SIGHUP reopens
+ * the log file. */
+#include <microhttpd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "server/http.h"
+#include "server/log.h"
+#include "server/server.h"
+
+#define DRAIN_POLL_MS 20
+
+typedef struct {
+    bgs_server srv;
+    uv_loop_t loop;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t drain_timer;
+    uint64_t drain_deadline;      /* uv_now() ms */
+    MHD_socket listen_fd;
+} runtime;
+
+static void close_handles(runtime *rt)
+{
+    uv_close((uv_handle_t *)&rt->sig_term, NULL);
+    uv_close((uv_handle_t *)&rt->sig_int, NULL);
+    uv_close((uv_handle_t *)&rt->sig_hup, NULL);
+    uv_close((uv_handle_t *)&rt->drain_timer, NULL);
+    bgs_compute_close(rt->srv.compute);
+}
+
+static void stop_daemon(runtime *rt)
+{
+    MHD_stop_daemon(rt->srv.daemon);
+    rt->srv.daemon = NULL;
+    if (rt->listen_fd != MHD_INVALID_SOCKET)
+        close(rt->listen_fd);
+}
+
+/* The deadline passed with requests still in flight. Streams and idle
+ * connections are simply closed by MHD_stop_daemon; a request suspended on
+ * a computation cannot be (MHD forbids stopping with suspended
+ * connections, and the pool thread cannot be interrupted), so then the
+ * process leaves at once. */
+static void drain_expired(runtime *rt, int64_t inflight)
+{
+    int suspended = atomic_load(&rt->srv.suspended);
+    bgs_log_event(BGS_LOG_WARN, "drain_timeout",
+                  "%lld requests still in flight after %lld s (%d waiting "
+                  "on computations); closing them",
+                  (long long)inflight, (long long)rt->srv.cfg.drain_s,
+                  suspended);
+    if (suspended > 0) {
+        bgs_log_event(BGS_LOG_INFO, "stopped", "forced exit");
+        _exit(0);
+    }
+}
+
+static void drain_tick(uv_timer_t *t)
+{
+    runtime *rt = t->data;
+    int64_t inflight = bgs_metrics_inflight(rt->srv.metrics);
+    if (inflight > 0 && uv_now(&rt->loop) < rt->drain_deadline)
+        return;
+    if (inflight > 0)
+        drain_expired(rt, inflight);
+    uv_timer_stop(t);
+    stop_daemon(rt);
+    close_handles(rt);
+}
+
+static void start_drain(runtime *rt, int signum)
+{
+    if (atomic_exchange(&rt->srv.draining, true)) {
+        bgs_log_event(BGS_LOG_INFO, "signal", "signal %d: already draining",
+                      signum);
+        return;
+    }
+    bgs_log_event(BGS_LOG_INFO, "draining",
+                  "signal %d: refusing new requests, %lld in flight, "
+                  "waiting up to %lld s",
+                  signum, (long long)bgs_metrics_inflight(rt->srv.metrics),
+                  (long long)rt->srv.cfg.drain_s);
+    rt->listen_fd = MHD_quiesce_daemon(rt->srv.daemon);
+    rt->drain_deadline =
+        uv_now(&rt->loop) + (uint64_t)rt->srv.cfg.drain_s * 1000u;
+    uv_timer_start(&rt->drain_timer, drain_tick, 0, DRAIN_POLL_MS);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    runtime *rt = h->data;
+    if (signum == SIGHUP)
+        bgs_log_reopen();
+    else
+        start_drain(rt, signum);
+}
+
+static int watch(runtime *rt, uv_signal_t *h, int signum)
+{
+    h->data = rt;
+    if (uv_signal_init(&rt->loop, h) != 0)
+        return -1;
+    return uv_signal_start(h, on_signal, signum);
+}
+
+/* Size libuv's pool before its first use (UV_THREADPOOL_SIZE is read once,
+ * at the first uv_queue_work); an operator's own setting wins. */
+static void size_thread_pool(void)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%d", bgs_config_threads(0));
+    setenv("UV_THREADPOOL_SIZE", n, 0);
+}
+
+static void announce(const runtime *rt, unsigned port)
+{
+    const bgs_config *c = &rt->srv.cfg;
+    int v6 = strchr(c->bind, ':') != NULL;
+    printf("{\"event\":\"listening\",\"address\":\"%s\",\"port\":%u,"
+           "\"url\":\"http://%s%s%s:%u\",\"version\":\"%s\",\"pid\":%ld,"
+           "\"http_threads\":%d,\"compute_threads\":%d}\n",
+           c->bind, port, v6 ? "[" : "", c->bind, v6 ? "]" : "", port,
+           BGS_VERSION, (long)getpid(), bgs_config_threads(c->threads),
+           rt->srv.compute_threads);
+    fflush(stdout);
+    bgs_log_event(BGS_LOG_INFO, "listening", "http://%s%s%s:%u (version %s)",
+                  v6 ? "[" : "", c->bind, v6 ? "]" : "", port, BGS_VERSION);
+}
+
+static int start(runtime *rt)
+{
+    bgs_server *srv = &rt->srv;
+    srv->compute_threads = bgs_config_threads(srv->cfg.compute_threads);
+    srv->metrics = bgs_metrics_new();
+    srv->cache = bgs_cache_new((uint64_t)srv->cfg.cache_mb << 20);
+    if (srv->metrics == NULL || srv->cache == NULL ||
+        uv_loop_init(&rt->loop) != 0)
+        return -1;
+    srv->compute = bgs_compute_new(&rt->loop, srv->compute_threads,
+                                   srv->cfg.max_pending, srv->metrics);
+    if (srv->compute == NULL || watch(rt, &rt->sig_term, SIGTERM) != 0 ||
+        watch(rt, &rt->sig_int, SIGINT) != 0 ||
+        watch(rt, &rt->sig_hup, SIGHUP) != 0 ||
+        uv_timer_init(&rt->loop, &rt->drain_timer) != 0)
+        return -1;
+    rt->drain_timer.data = rt;
+    srv->daemon = bgs_http_start(srv);
+    return srv->daemon != NULL ? 0 : -1;
+}
+
+int bgs_server_run(const bgs_config *cfg)
+{
+    static runtime rt; /* zeroed; referenced by libuv handles */
+    rt.srv.cfg = *cfg;
+    rt.listen_fd = MHD_INVALID_SOCKET;
+    if (bgs_log_open(cfg->log_file, cfg->log_level) != 0) {
+        fprintf(stderr, "beamgrid: cannot open log file %s\n", cfg->log_file);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    size_thread_pool();
+    if (start(&rt) != 0) {
+        bgs_log_event(BGS_LOG_ERROR, "start_failed", "could not start");
+        return 1;
+    }
+    announce(&rt, bgs_http_port(rt.srv.daemon));
+    uv_run(&rt.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&rt.loop);
+    bgs_cache_free(rt.srv.cache);
+    bgs_metrics_free(rt.srv.metrics);
+    bgs_log_event(BGS_LOG_INFO, "stopped", "clean exit");
+    bgs_log_close();
+    return 0;
+}

@@ -1,0 +1,290 @@
+/* handler_sources.c - POST /v1/sources and GET|HEAD /v1/sources/{id}.
+ *
+ * Both end in the same path: resolved parameters -> canonical key -> cache
+ * (hit, wait for another request's computation, or compute: inline when
+ * small, on the thread pool when large) -> the negotiated representation.
+ * Small grids' bodies are encoded once and cached in the entry, then served
+ * from it without a copy; large grids stream through an encoder. Either
+ * response holds an entry reference, dropped when MHD frees the response,
+ * so eviction never frees bytes in flight. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/encode.h"
+#include "api/ids.h"
+#include "api/request.h"
+#include "core/grid.h"
+#include "server/http.h"
+
+#define STREAM_BLOCK (64u * 1024u)
+#define MIN_CACHED_BODY_CAP (1u << 20)
+
+/* ---- streaming a large representation ---- */
+
+typedef struct {
+    bgs_entry *entry;             /* a reference */
+    bg_resolved resolved;
+    char id[BGAPI_ID_MAX + 1];
+    bgapi_view view;
+    bgapi_encoder *enc;
+    uint64_t *sent;               /* the request's byte count */
+    size_t stage_len, stage_pos;
+    char stage[STREAM_BLOCK];
+} stream;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    stream *s = cls;
+    (void)pos;
+    if (s->stage_pos == s->stage_len) {
+        if (max >= BGAPI_CHUNK_MIN) { /* straight into MHD's buffer */
+            size_t n = bgapi_encoder_read(s->enc, buf, max);
+            *s->sent += n;
+            return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        s->stage_len = bgapi_encoder_read(s->enc, s->stage, sizeof s->stage);
+        s->stage_pos = 0;
+        if (s->stage_len == 0)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    size_t n = s->stage_len - s->stage_pos;
+    if (n > max)
+        n = max;
+    memcpy(buf, s->stage + s->stage_pos, n);
+    s->stage_pos += n;
+    *s->sent += n;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    stream *s = cls;
+    bgapi_encoder_free(s->enc);
+    bgs_entry_release(s->entry);
+    free(s);
+}
+
+static struct MHD_Response *stream_response(bgs_request *req,
+                                            uint64_t *size)
+{
+    stream *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->resolved = req->resolved;
+    memcpy(s->id, req->id, sizeof s->id);
+    s->view.id = s->id;
+    s->view.resolved = &s->resolved;
+    s->view.grid = bgs_entry_grid(req->entry);
+    s->sent = &req->bytes;
+    s->enc = bgapi_encoder_new(&s->view, req->repr);
+    if (s->enc == NULL) {
+        free(s);
+        return NULL;
+    }
+    s->entry = req->entry;
+    bgs_entry_retain(s->entry);
+    *size = bgapi_encoded_size(&s->view, req->repr);
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        *size == BGAPI_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : *size, STREAM_BLOCK,
+        stream_read, s, stream_free);
+    if (resp == NULL)
+        stream_free(s);
+    return resp;
+}
+
+/* ---- serving a cached body ---- */
+
+static void release_entry(void *cls) { bgs_entry_release(cls); }
+
+/* The body of the request's representation, encoded now if not cached.
+ * Returns 0, or -1 if it is too large to keep (stream it instead). */
+static int cached_body(bgs_request *req, const char **buf, size_t *len)
+{
+    int slot = bgapi_repr_slot(req->repr);
+    if (bgs_entry_repr(req->entry, slot, buf, len) == 0)
+        return 0;
+    size_t cap = (size_t)req->srv->cfg.cache_mb * (1u << 20) / 4u;
+    if (cap < MIN_CACHED_BODY_CAP)
+        cap = MIN_CACHED_BODY_CAP;
+    bgapi_view view = {req->id, &req->resolved, bgs_entry_grid(req->entry)};
+    char *out = NULL;
+    size_t n = 0;
+    if (bgapi_encode_all(&view, req->repr, cap, &out, &n) != 0)
+        return -1;
+    bgs_entry_repr_put(req->entry, slot, out, n, buf, len);
+    return 0;
+}
+
+static struct MHD_Response *buffer_response(bgs_request *req,
+                                            uint64_t *size)
+{
+    const char *buf;
+    size_t len;
+    if (cached_body(req, &buf, &len) != 0)
+        return stream_response(req, size);
+    bgs_entry_retain(req->entry);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(
+            len, (void *)buf, release_entry, req->entry);
+    if (resp == NULL)
+        bgs_entry_release(req->entry);
+    *size = len;
+    return resp;
+}
+
+/* ---- headers and answers ---- */
+
+static void grid_headers(bgs_request *req, struct MHD_Response *resp)
+{
+    char location[sizeof req->id + 16];
+    snprintf(location, sizeof location, "/v1/sources/%s", req->id);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, req->etag);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LOCATION, location);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");
+    if (req->route.id == BGAPI_ROUTE_SOURCES_GET)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+                                "public, max-age=31536000, immutable");
+}
+
+static enum MHD_Result out_of_memory(bgs_request *req)
+{
+    bgapi_problem p;
+    bgapi_problem_set(&p, 503, "out-of-memory", "Out of memory", NULL,
+                      "no memory to answer; retry later");
+    return bgs_respond_problem(req, &p);
+}
+
+static enum MHD_Result respond_grid(bgs_request *req)
+{
+    const bg_grid *g = bgs_entry_grid(req->entry);
+    uint64_t size = 0;
+    struct MHD_Response *resp =
+        g->count < (uint64_t)req->srv->cfg.async_min_sources
+            ? buffer_response(req, &size)
+            : stream_response(req, &size);
+    if (resp == NULL)
+        return out_of_memory(req);
+    grid_headers(req, resp);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            bgapi_content_type(req->repr));
+    MHD_add_response_header(resp, "X-Cache", req->cache_tag);
+    return bgs_respond(req, 200, resp,
+                       size == BGAPI_SIZE_UNKNOWN ? 0 : size);
+}
+
+static enum MHD_Result not_modified(bgs_request *req)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    grid_headers(req, resp);
+    return bgs_respond(req, 304, resp, 0);
+}
+
+/* Answer from an entry that is no longer computing. */
+static enum MHD_Result respond_entry(bgs_request *req)
+{
+    if (bgs_entry_state_of(req->entry) == BGS_ENTRY_FAILED)
+        return bgs_respond_problem(req, bgs_entry_problem(req->entry));
+    return respond_grid(req);
+}
+
+/* The request owns a new entry: count, then compute inline or queue. */
+static enum MHD_Result compute(bgs_request *req)
+{
+    const bgs_config *cfg = &req->srv->cfg;
+    uint64_t count = 0;
+    bg_error err;
+    if (bg_grid_count(&req->resolved, (uint64_t)cfg->max_sources, &count,
+                      NULL, &err) != BG_OK) {
+        bgapi_problem p;
+        bgapi_problem_from_core(&p, &err);
+        bgs_cache_fail(req->entry, &p);
+        return respond_entry(req);
+    }
+    if (count < (uint64_t)cfg->async_min_sources) {
+        bgs_compute_inline(req->srv->compute, req->entry, &req->resolved,
+                           count);
+        return respond_entry(req);
+    }
+    (void)bgs_compute_submit(req->srv->compute, req->entry, &req->resolved,
+                             count);
+    if (bgs_wait_entry(req, req->entry))
+        return MHD_YES;
+    return respond_entry(req);
+}
+
+/* From resolved parameters to an answer. */
+static enum MHD_Result serve(bgs_request *req)
+{
+    unsigned char canon[BGAPI_CANON_MAX];
+    size_t len = bgapi_canonical(&req->resolved, canon);
+    bgapi_id_encode(&req->resolved, req->id);
+    bgapi_etag(&req->resolved, req->repr, req->etag);
+    req->repr_tag = bgapi_repr_tag(req->repr);
+    if (req->route.id == BGAPI_ROUTE_SOURCES_GET &&
+        bgapi_etag_matches(bgs_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH),
+                           req->etag))
+        return not_modified(req);
+    bgs_lookup how;
+    if (bgs_cache_acquire(req->srv->cache, canon, len,
+                          bgapi_hash64(canon, len), &req->entry, &how) != 0)
+        return out_of_memory(req);
+    req->cache_tag = how == BGS_LOOKUP_MISS ? "MISS" : "HIT";
+    if (how == BGS_LOOKUP_MISS)
+        return compute(req);
+    if (how == BGS_LOOKUP_WAIT && bgs_wait_entry(req, req->entry))
+        return MHD_YES;
+    return respond_entry(req);
+}
+
+static int negotiate(bgs_request *req, bgapi_problem *p)
+{
+    return bgapi_negotiate(bgs_header(req, MHD_HTTP_HEADER_ACCEPT),
+                           bgs_query(req, "format"), bgs_query(req, "dtype"),
+                           &req->repr, p);
+}
+
+enum MHD_Result bgs_handle_sources_begin(bgs_request *req)
+{
+    const char *ct = bgs_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (bgapi_check_content_type(ct, &req->problem) != 0 ||
+        negotiate(req, &req->problem) != 0)
+        req->early = true;
+    return MHD_YES;
+}
+
+static enum MHD_Result handle_post(bgs_request *req)
+{
+    bgapi_problem p;
+    bg_params params;
+    bg_error err;
+    if (bgapi_parse_params(req->body ? req->body : "", req->body_len,
+                           &params, &p) != 0)
+        return bgs_respond_problem(req, &p);
+    if (bg_resolve(&params, &req->resolved, &err) != BG_OK) {
+        bgapi_problem_from_core(&p, &err);
+        return bgs_respond_problem(req, &p);
+    }
+    return serve(req);
+}
+
+static enum MHD_Result handle_get(bgs_request *req)
+{
+    bgapi_problem p;
+    if (negotiate(req, &p) != 0 ||
+        bgapi_id_decode(req->route.sources_id, &req->resolved, &p) != 0)
+        return bgs_respond_problem(req, &p);
+    return serve(req);
+}
+
+enum MHD_Result bgs_handle_sources(bgs_request *req)
+{
+    if (req->phase == BGS_PHASE_WAITING)
+        return respond_entry(req);
+    if (req->route.id == BGAPI_ROUTE_SOURCES_POST)
+        return handle_post(req);
+    return handle_get(req);
+}

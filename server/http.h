@@ -1,0 +1,113 @@
+/* http.h - one HTTP request as the handlers see it, and how they answer.
+ *
+ * http.c owns the MHD callbacks: it creates a bgs_request when a request's
+ * headers arrive, feeds the body, calls the route's handler once the body
+ * is complete (and again after a suspended request is resumed), and frees
+ * the request, logging and counting it, when MHD reports completion. The
+ * handlers (handler_*.c) answer through the bgs_respond_* functions, which
+ * add the headers every response carries (X-Request-Id). */
+#ifndef BGS_HTTP_H
+#define BGS_HTTP_H
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api/ids.h"
+#include "api/negotiate.h"
+#include "api/problem.h"
+#include "api/routes.h"
+#include "core/resolve.h"
+#include "server/cache.h"
+#include "server/server.h"
+
+#define BGS_REQUEST_ID_MAX 64
+
+typedef enum {
+    BGS_PHASE_NEW,                /* headers seen, handler not yet run */
+    BGS_PHASE_WAITING,            /* suspended until an entry is done */
+    BGS_PHASE_ANSWERED            /* a response is queued */
+} bgs_phase;
+
+typedef struct bgs_request {
+    bgs_server *srv;
+    struct MHD_Connection *conn;
+    const char *method;           /* MHD's, valid for the request */
+    const char *path;             /* MHD's, without the query */
+    uint64_t t0_ns;
+    bgapi_route route;
+    char request_id[BGS_REQUEST_ID_MAX + 1];
+    bgs_phase phase;
+
+    /* An answer decided before the body was read (415, 406, 413, 503
+     * draining...): sent once the body has been consumed. */
+    bool early;
+    bool early_close;             /* with Connection: close */
+    bgapi_problem problem;
+
+    /* POST body, bounded by --max-body-kb. */
+    char *body;
+    size_t body_len, body_cap;
+
+    /* The grid being served. */
+    bgapi_repr repr;
+    bg_resolved resolved;
+    char id[BGAPI_ID_MAX + 1];
+    char etag[BGAPI_ETAG_MAX];
+    bgs_entry *entry;             /* a reference while set */
+    bgs_waiter waiter;
+    atomic_int wait_state;
+
+    /* For the access log and metrics. */
+    int status;
+    uint64_t bytes;
+    const char *cache_tag;        /* "HIT", "MISS" or NULL */
+    const char *repr_tag;
+} bgs_request;
+
+/* The handlers, one per route family. Each returns MHD_YES once it has
+ * queued a response or suspended the connection, MHD_NO to drop the
+ * connection. */
+enum MHD_Result bgs_handle_sources_begin(bgs_request *req);
+enum MHD_Result bgs_handle_sources(bgs_request *req);
+enum MHD_Result bgs_handle_ops(bgs_request *req);
+
+/* A request header (case-insensitive name) or NULL. */
+const char *bgs_header(const bgs_request *req, const char *name);
+
+/* A query argument or NULL. */
+const char *bgs_query(const bgs_request *req, const char *name);
+
+/* Queue resp with `status`, adding X-Request-Id, and record the status and
+ * the body length for the log. Destroys the caller's handle on resp. */
+enum MHD_Result bgs_respond(bgs_request *req, int status,
+                            struct MHD_Response *resp, uint64_t body_len);
+
+/* Answer with a static (never freed) body of the given content type. */
+enum MHD_Result bgs_respond_static(bgs_request *req, int status,
+                                   const char *content_type, const void *body,
+                                   size_t len);
+
+/* Answer with a malloc'd body, which MHD frees. */
+enum MHD_Result bgs_respond_owned(bgs_request *req, int status,
+                                  const char *content_type, char *body,
+                                  size_t len);
+
+/* Answer with *p as application/problem+json (instance: the path), with
+ * Retry-After: 1 on 503 and Allow on 405 when the route has one. */
+enum MHD_Result bgs_respond_problem(bgs_request *req, const bgapi_problem *p);
+
+/* Suspend the connection until entry `e` is done (the request's waiter is
+ * subscribed). Returns 1 if suspended, 0 if e was already done (answer
+ * now). */
+int bgs_wait_entry(bgs_request *req, bgs_entry *e);
+
+/* Start the HTTP daemon for srv with its settings (threads, limits,
+ * timeouts, bind address). Returns NULL after logging why it failed. */
+struct MHD_Daemon *bgs_http_start(bgs_server *srv);
+
+/* The port the daemon listens on (useful after --port 0). */
+unsigned bgs_http_port(struct MHD_Daemon *d);
+
+#endif
