@@ -24,7 +24,8 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 STD = -std=c11 -D_GNU_SOURCE -ffp-contract=off -fno-fast-math
 DEPS_PKGS = libmicrohttpd-dev libjansson-dev libuv1-dev libcriterion-dev \
             libcurl4-openssl-dev pkg-config \
-            nginx-light curl wrk shellcheck gettext-base python3-yaml
+            nginx-light curl wrk shellcheck gettext-base python3-yaml \
+            python3-numpy
 SAN_FLAGS = $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
 
 CFLAGS_ALL = $(STD) $(OPTIMIZATION) -g $(WARN) -fopenmp -MMD -MP $(SAN_FLAGS) \
@@ -38,7 +39,7 @@ API_SRC = $(wildcard api/*.c)
 SERVER_SRC = $(filter-out server/main.c,$(wildcard server/*.c))
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 API_OBJ = $(API_SRC:%.c=$(BUILD)/%.o)
-SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_data.o
 
 UNIT_SRC = $(wildcard tests/core/test_*.c tests/api/test_*.c tests/server/test_*.c)
 UNIT_BIN = $(UNIT_SRC:%.c=$(BUILD)/%)
@@ -59,6 +60,18 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 	$(if $(V),,@echo "  CC  $<")
+
+# openapi.yaml embedded in the server (served at /openapi.yaml).
+$(BUILD)/gen/openapi_data.c: openapi.yaml
+	@mkdir -p $(dir $@)
+	$(Q){ echo '#include "server/openapi.h"'; \
+	  echo 'const unsigned char bgs_openapi_yaml[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0};'; \
+	  echo "const size_t bgs_openapi_yaml_len = $$(wc -c < $<);"; } > $@
+
+$(BUILD)/gen/openapi_data.o: $(BUILD)/gen/openapi_data.c
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libbgcore.a: $(CORE_OBJ)
 	$(Q)ar rcs $@ $^
