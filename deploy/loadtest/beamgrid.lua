@@ -16,7 +16,7 @@ end
 
 local scenario, id, salt
 local counter = 0
-local statuses = {}
+statuses = {}  -- global: done() reads it from each thread
 local hit_body = '{"divergence_mrad":0.5,"divsteps":9,"dispersion_percent":0.1,"dispsteps":3}'
 local json = { ["Content-Type"] = "application/json" }
 
