@@ -17,6 +17,9 @@
 
 #include <math.h>
 #include <omp.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +27,8 @@
 #define BG_GRID_PARALLEL_MIN 16384
 /* An axis whose |angle|/range or |angle| exceeds this is not tame. */
 #define BG_GRID_TAME_MAX 1e150
+/* Points rotated and unitized together (stack arrays, no allocation). */
+#define BG_GRID_BATCH 128
 
 /* The kept-point structure of a grid: points == sum of row lengths. */
 typedef struct {
@@ -328,76 +333,184 @@ typedef struct {
     uint64_t d;          /* dispersion steps */
     double weight;       /* 1/N */
     double *lambdas;     /* d wavelengths */
-    double *cols;        /* 3 per column from col0: p rotated about polar */
+    float *lambdas_f32;  /* the same, rounded to float */
+    double *cx, *cy, *cz; /* per column from col0: p rotated about polar */
     int64_t col0;
     int64_t *run_lo;     /* per row from plan ilo: first kept column */
     uint64_t *offset;    /* per row: first source index; rows+1 entries */
 } fill_ctx;
 
-/* Store one source position/direction d times, with the d wavelengths:
- * the dispersion fan-out, a tight loop of stores. */
-static void fan_out(const fill_ctx *f, uint64_t o, const double p[3],
-                    const double u[3])
+/* dst[b*d + k] = src[b] for b < m, k < d: one column of the dispersion
+ * fan-out, a tight store loop. */
+static void spread_f64(double *restrict dst, const double *restrict src,
+                       int m, uint64_t d)
+{
+    if (d == 1) {
+#pragma omp simd
+        for (int b = 0; b < m; b++)
+            dst[b] = src[b];
+        return;
+    }
+    for (int b = 0; b < m; b++, dst += d) {
+        const double v = src[b];
+#pragma omp simd
+        for (uint64_t k = 0; k < d; k++)
+            dst[k] = v;
+    }
+}
+
+static void spread_f32(float *restrict dst, const double *restrict src, int m,
+                       uint64_t d)
+{
+    for (int b = 0; b < m; b++, dst += d) {
+        const float v = (float)src[b];
+#pragma omp simd
+        for (uint64_t k = 0; k < d; k++)
+            dst[k] = v;
+    }
+}
+
+/* dst[i] = v for i < n. */
+static void fill_f64(double *restrict dst, double v, uint64_t n)
+{
+#pragma omp simd
+    for (uint64_t i = 0; i < n; i++)
+        dst[i] = v;
+}
+
+static void fill_f32(float *restrict dst, float v, uint64_t n)
+{
+#pragma omp simd
+    for (uint64_t i = 0; i < n; i++)
+        dst[i] = v;
+}
+
+/* dst[b*d + k] = pattern[k]: the wavelengths of m points. */
+static void repeat_f64(double *restrict dst, const double *restrict pattern,
+                       int m, uint64_t d)
+{
+    if (d == 1) {
+        fill_f64(dst, pattern[0], (uint64_t)m);
+        return;
+    }
+    for (int b = 0; b < m; b++, dst += d)
+        memcpy(dst, pattern, (size_t)d * sizeof *dst);
+}
+
+static void repeat_f32(float *restrict dst, const float *restrict pattern,
+                       int m, uint64_t d)
+{
+    if (d == 1) {
+        fill_f32(dst, pattern[0], (uint64_t)m);
+        return;
+    }
+    for (int b = 0; b < m; b++, dst += d)
+        memcpy(dst, pattern, (size_t)d * sizeof *dst);
+}
+
+/* Store the m points of a batch (unit directions u, positions p), d sources
+ * each, from source o on: column by column, so that each loop writes one
+ * sequential stream. */
+static void store_batch(const fill_ctx *f, uint64_t o, int m,
+                        double u[3][BG_GRID_BATCH],
+                        double p[3][BG_GRID_BATCH])
 {
     bg_grid *g = f->g;
-    uint64_t d = f->d;
+    const uint64_t d = f->d, n = (uint64_t)m * d;
     if (g->dtype == BG_F32) {
-        float *x = (float *)g->x + o, *y = (float *)g->y + o;
-        float *z = (float *)g->z + o, *w = (float *)g->weight + o;
-        float *l = (float *)g->lambda + o;
-        float ux = (float)u[0], uy = (float)u[1], uz = (float)u[2];
-        float wt = (float)f->weight;
-        for (uint64_t k = 0; k < d; k++) {
-            x[k] = ux;
-            y[k] = uy;
-            z[k] = uz;
-            w[k] = wt;
-            l[k] = (float)f->lambdas[k];
-        }
+        spread_f32((float *)g->x + o, u[0], m, d);
+        spread_f32((float *)g->y + o, u[1], m, d);
+        spread_f32((float *)g->z + o, u[2], m, d);
+        fill_f32((float *)g->weight + o, (float)f->weight, n);
+        repeat_f32((float *)g->lambda + o, f->lambdas_f32, m, d);
     } else {
-        double *x = (double *)g->x + o, *y = (double *)g->y + o;
-        double *z = (double *)g->z + o, *w = (double *)g->weight + o;
-        double *l = (double *)g->lambda + o;
-        for (uint64_t k = 0; k < d; k++) {
-            x[k] = u[0];
-            y[k] = u[1];
-            z[k] = u[2];
-            w[k] = f->weight;
-            l[k] = f->lambdas[k];
-        }
+        spread_f64((double *)g->x + o, u[0], m, d);
+        spread_f64((double *)g->y + o, u[1], m, d);
+        spread_f64((double *)g->z + o, u[2], m, d);
+        fill_f64((double *)g->weight + o, f->weight, n);
+        repeat_f64((double *)g->lambda + o, f->lambdas, m, d);
     }
-    if (g->px != NULL)
-        for (uint64_t k = 0; k < d; k++) {
-            g->px[o + k] = p[0];
-            g->py[o + k] = p[1];
-            g->pz[o + k] = p[2];
-        }
+    if (g->px != NULL) {
+        spread_f64(g->px + o, p[0], m, d);
+        spread_f64(g->py + o, p[1], m, d);
+        spread_f64(g->pz + o, p[2], m, d);
+    }
 }
 
-/* Rotate the column vector q about vert by the row angle (sin s, cos c),
- * unitize as nanoBragg does and store the d sources at o. */
-static void emit_point(const fill_ctx *f, const double q[3], double s,
+/* Rotate the m column vectors q about axis by one row angle (sin s, cos c):
+ * nanoBragg's rotate_axis, term for term, written over arrays so that it
+ * vectorizes (packed IEEE operations round exactly as scalar ones). */
+static void rotate_batch(const double *restrict qx, const double *restrict qy,
+                         const double *restrict qz, const double axis[3],
+                         double s, double c, int m, double *restrict px,
+                         double *restrict py, double *restrict pz)
+{
+    const double a0 = axis[0], a1 = axis[1], a2 = axis[2];
+    const double omc = 1.0 - c;
+#pragma omp simd
+    for (int b = 0; b < m; b++) {
+        double dot = (a0 * qx[b] + a1 * qy[b] + a2 * qz[b]) * omc;
+        px[b] = a0 * dot + qx[b] * c + (-a2 * qy[b] + a1 * qz[b]) * s;
+        py[b] = a1 * dot + qy[b] * c + (+a2 * qx[b] - a0 * qz[b]) * s;
+        pz[b] = a2 * dot + qz[b] * c + (-a1 * qx[b] + a0 * qy[b]) * s;
+    }
+}
+
+/* nanoBragg's unitize over m vectors: u = p / sqrt(x*x + y*y + z*z). With
+ * SSE2, two at a time (sqrtpd and divpd are correctly rounded, as the scalar
+ * instructions are); the compiler cannot vectorize sqrt itself because of
+ * errno. */
+static void unitize_batch(const double *restrict px, const double *restrict py,
+                          const double *restrict pz, int m,
+                          double *restrict ux, double *restrict uy,
+                          double *restrict uz)
+{
+    int b = 0;
+#ifdef __SSE2__
+    for (; b + 2 <= m; b += 2) {
+        __m128d x = _mm_loadu_pd(px + b), y = _mm_loadu_pd(py + b);
+        __m128d z = _mm_loadu_pd(pz + b);
+        __m128d sq = _mm_add_pd(_mm_add_pd(_mm_mul_pd(x, x), _mm_mul_pd(y, y)),
+                                _mm_mul_pd(z, z));
+        __m128d mag = _mm_sqrt_pd(sq);
+        _mm_storeu_pd(ux + b, _mm_div_pd(x, mag));
+        _mm_storeu_pd(uy + b, _mm_div_pd(y, mag));
+        _mm_storeu_pd(uz + b, _mm_div_pd(z, mag));
+    }
+#endif
+    for (; b < m; b++) {
+        double mag = sqrt(px[b] * px[b] + py[b] * py[b] + pz[b] * pz[b]);
+        ux[b] = px[b] / mag;
+        uy[b] = py[b] / mag;
+        uz[b] = pz[b] / mag;
+    }
+}
+
+/* Rotate, unitize and store the m points of one batch starting at column
+ * index ci (relative to col0), sources from o on. */
+static void emit_batch(const fill_ctx *f, int64_t ci, int m, double s,
                        double c, uint64_t o)
 {
-    double p[3], u[3];
-    rotate(q, f->r->vert, s, c, p);
-    double mag = sqrt(p[0] * p[0] + p[1] * p[1] + p[2] * p[2]);
-    u[0] = p[0] / mag;
-    u[1] = p[1] / mag;
-    u[2] = p[2] / mag;
-    fan_out(f, o, p, u);
+    double p[3][BG_GRID_BATCH], u[3][BG_GRID_BATCH];
+    rotate_batch(f->cx + ci, f->cy + ci, f->cz + ci, f->r->vert, s, c, m,
+                 p[0], p[1], p[2]);
+    unitize_batch(p[0], p[1], p[2], m, u[0], u[1], u[2]);
+    store_batch(f, o, m, u, p);
 }
 
-/* Fill the sources of plan row index ri (row i = ilo + ri). */
+/* Fill the sources of plan row index ri (row i = ilo + ri): sin and cos of
+ * the row angle once, then the kept columns in batches. */
 static void fill_row(const fill_ctx *f, int64_t i, int64_t ri)
 {
     double h = axis_angle(&f->r->hdiv, i);
     double s = sin(h), c = cos(h);
     uint64_t o = f->offset[ri];
     int64_t len = (int64_t)((f->offset[ri + 1] - o) / f->d);
-    const double *q = f->cols + 3 * (f->run_lo[ri] - f->col0);
-    for (int64_t j = 0; j < len; j++, q += 3, o += f->d)
-        emit_point(f, q, s, c, o);
+    int64_t ci = f->run_lo[ri] - f->col0;
+    for (int64_t j = 0; j < len; j += BG_GRID_BATCH) {
+        int m = (int)(len - j < BG_GRID_BATCH ? len - j : BG_GRID_BATCH);
+        emit_batch(f, ci + j, m, s, c, o + (uint64_t)j * f->d);
+    }
 }
 
 /* The starting vector -distance*beam, rotated about polar by the angle of
@@ -411,23 +524,29 @@ static void column_vector(const bg_resolved *r, int64_t j, double q[3])
     rotate(p0, r->polar, sin(v), cos(v), q);
 }
 
-/* The untame path: nanoBragg's loop literally, serial. */
-static void fill_literal(const fill_ctx *f)
+/* The untame path: nanoBragg's loop literally, serial, one point at a time
+ * through the same rotate/unitize/store code. */
+static void fill_literal(fill_ctx *f)
 {
     const bg_resolved *r = f->r;
     uint64_t o = 0;
+    double q[3];
+    f->cx = &q[0], f->cy = &q[1], f->cz = &q[2];
+    f->col0 = 0;
     for (int64_t i = 0; i < r->hdiv.count; i++) {
         double a = trim_term(&r->hdiv, i);
         double h = axis_angle(&r->hdiv, i);
         for (int64_t j = 0; j < r->vdiv.count; j++) {
             if (!is_kept(r->round_div, a, trim_term(&r->vdiv, j)))
                 continue;
-            double q[3];
-            column_vector(r, j, q);
-            emit_point(f, q, sin(h), cos(h), o);
+            double t[3];
+            column_vector(r, j, t);
+            q[0] = t[0], q[1] = t[1], q[2] = t[2];
+            emit_batch(f, 0, 1, sin(h), cos(h), o);
             o += f->d;
         }
     }
+    f->cx = f->cy = f->cz = NULL;
 }
 
 /* Each row's run of kept columns, then the offsets of the rows: a serial
@@ -499,14 +618,23 @@ static bg_status fill_runs(const trim_plan *t, fill_ctx *f, int nt)
     int64_t c0, c1;
     column_span(f, rows, &c0, &c1);
     f->col0 = c0;
-    f->cols = malloc((size_t)(c1 - c0 + 1) * 3 * sizeof(double));
-    if (f->cols == NULL)
+    size_t ncols = (size_t)(c1 - c0 + 1);
+    f->cx = malloc(ncols * 3 * sizeof(double));
+    if (f->cx == NULL)
         return BG_NOMEM;
+    f->cy = f->cx + ncols;
+    f->cz = f->cy + ncols;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
 #pragma omp for schedule(static)
         for (int64_t j = c0; j <= c1; j++)
-            column_vector(f->r, j, f->cols + 3 * (j - c0));
+        {
+            double q[3];
+            column_vector(f->r, j, q);
+            f->cx[j - c0] = q[0];
+            f->cy[j - c0] = q[1];
+            f->cz[j - c0] = q[2];
+        }
 #pragma omp for schedule(dynamic, 4)
         for (int64_t ri = 0; ri < rows; ri++)
             fill_row(f, t->ilo + ri, ri);
@@ -529,11 +657,17 @@ bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
         return BG_INVALID;
     fill_ctx f = {.r = r, .g = g, .d = d, .weight = 1.0 / (double)g->count};
     f.lambdas = malloc((size_t)d * sizeof *f.lambdas);
-    if (f.lambdas == NULL)
+    f.lambdas_f32 = malloc((size_t)d * sizeof *f.lambdas_f32);
+    if (f.lambdas == NULL || f.lambdas_f32 == NULL) {
+        free(f.lambdas);
+        free(f.lambdas_f32);
         return BG_NOMEM;
-    for (uint64_t k = 0; k < d; k++)
+    }
+    for (uint64_t k = 0; k < d; k++) {
         f.lambdas[k] = r->lambda0_m *
                        (1.0 + r->disp.step * (double)k - r->disp.range / 2.0);
+        f.lambdas_f32[k] = (float)f.lambdas[k];
+    }
     g->points = points;
     bg_status s = BG_OK;
     if (t.tame)
@@ -541,7 +675,8 @@ bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
     else
         fill_literal(&f);
     free(f.lambdas);
-    free(f.cols);
+    free(f.lambdas_f32);
+    free(f.cx);
     free(f.run_lo);
     free(f.offset);
     return s;
