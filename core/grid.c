@@ -551,19 +551,37 @@ static void fill_literal(fill_ctx *f)
 
 /* Each row's run of kept columns, then the offsets of the rows: a serial
  * prefix sum, so every row knows where to write whatever the threads. */
+static void plan_row(const trim_plan *t, fill_ctx *f, int64_t ri)
+{
+    int64_t lo, n;
+    row_run(t, t->ilo + ri, &lo, &n);
+    f->run_lo[ri] = lo;
+    f->offset[ri + 1] = (uint64_t)n; /* the length, until the prefix sum */
+}
+
 static void plan_rows(const trim_plan *t, fill_ctx *f, int64_t rows, int nt)
 {
-    int64_t *len = (int64_t *)f->offset; /* lengths first, in place */
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t ri = 0; ri < rows; ri++) {
-        int64_t lo, n;
-        row_run(t, t->ilo + ri, &lo, &n);
-        f->run_lo[ri] = lo;
-        len[ri + 1] = n;
+    if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t ri = 0; ri < rows; ri++)
+            plan_row(t, f, ri);
+    } else {
+        for (int64_t ri = 0; ri < rows; ri++)
+            plan_row(t, f, ri);
     }
     f->offset[0] = 0;
     for (int64_t ri = 0; ri < rows; ri++)
-        f->offset[ri + 1] = f->offset[ri] + (uint64_t)len[ri + 1] * f->d;
+        f->offset[ri + 1] = f->offset[ri] + f->offset[ri + 1] * f->d;
+}
+
+/* The vector of column j (absolute index), stored at j - col0. */
+static void store_column(fill_ctx *f, int64_t j)
+{
+    double q[3];
+    column_vector(f->r, j, q);
+    f->cx[j - f->col0] = q[0];
+    f->cy[j - f->col0] = q[1];
+    f->cz[j - f->col0] = q[2];
 }
 
 /* Range [*c0, *c1] of columns any row uses. */
@@ -624,18 +642,19 @@ static bg_status fill_runs(const trim_plan *t, fill_ctx *f, int nt)
         return BG_NOMEM;
     f->cy = f->cx + ncols;
     f->cz = f->cy + ncols;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-#pragma omp for schedule(static)
-        for (int64_t j = c0; j <= c1; j++)
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
         {
-            double q[3];
-            column_vector(f->r, j, q);
-            f->cx[j - c0] = q[0];
-            f->cy[j - c0] = q[1];
-            f->cz[j - c0] = q[2];
-        }
+#pragma omp for schedule(static)
+            for (int64_t j = c0; j <= c1; j++)
+                store_column(f, j);
 #pragma omp for schedule(dynamic, 4)
+            for (int64_t ri = 0; ri < rows; ri++)
+                fill_row(f, t->ilo + ri, ri);
+        }
+    } else {
+        for (int64_t j = c0; j <= c1; j++)
+            store_column(f, j);
         for (int64_t ri = 0; ri < rows; ri++)
             fill_row(f, t->ilo + ri, ri);
     }
