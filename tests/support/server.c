@@ -1,0 +1,297 @@
+/* server.c - test-only: starts build/beamgrid on a free port, speaks HTTP
+ * to it with libcurl and stops it with SIGTERM (h2o's t/Util.pm, in C).
+ *
+ * The startup line is read from a pipe on the child's stdout with a
+ * deadline; the child's stderr (its log) goes to a file under /tmp that a
+ * failing test can point at. */
+#include "tests/support/server.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ARGS 64
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void exec_child(const char *bin, char **argv, int out_fd,
+                       const char *log_path)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out_fd, STDOUT_FILENO);
+    if (log_fd >= 0)
+        dup2(log_fd, STDERR_FILENO);
+    execv(bin, argv);
+    fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+    _exit(127);
+}
+
+/* Read one line from fd within timeout_s. Returns 0 or -1. */
+static int read_line(int fd, char *buf, size_t cap, double timeout_s)
+{
+    size_t n = 0;
+    double end = now_s() + timeout_s;
+    while (n + 1 < cap) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int ms = (int)((end - now_s()) * 1000);
+        if (ms <= 0 || poll(&p, 1, ms) <= 0)
+            return -1;
+        ssize_t r = read(fd, buf + n, 1);
+        if (r <= 0)
+            return -1;
+        if (buf[n] == '\n')
+            break;
+        n++;
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
+static int parse_port(const char *line)
+{
+    json_error_t err;
+    json_t *j = json_loads(line, 0, &err);
+    int port = -1;
+    if (j != NULL && json_is_integer(json_object_get(j, "port")))
+        port = (int)json_integer_value(json_object_get(j, "port"));
+    json_decref(j);
+    return port;
+}
+
+static int wait_ready(bgt_server *s, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    while (now_s() < end) {
+        bgt_response r;
+        if (bgt_request(s, "GET", "/readyz", NULL, NULL, 0, &r) == 0) {
+            long status = r.status;
+            bgt_response_free(&r);
+            if (status == 200)
+                return 0;
+        }
+        usleep(10000);
+    }
+    return -1;
+}
+
+int bgt_server_start(bgt_server *s, const char *const *flags)
+{
+    const char *bin = getenv("BEAMGRID_BIN");
+    char *argv[MAX_ARGS];
+    int argc = 0, fds[2];
+    static int serial;
+    if (bin == NULL)
+        bin = "build/beamgrid";
+    memset(s, 0, sizeof *s);
+    snprintf(s->log_path, sizeof s->log_path, "/tmp/beamgrid-test-%d-%d.log",
+             (int)getpid(), serial++);
+    argv[argc++] = (char *)bin;
+    argv[argc++] = "--port";
+    argv[argc++] = "0";
+    for (int i = 0; flags != NULL && flags[i] != NULL && argc < MAX_ARGS - 1;
+         i++)
+        argv[argc++] = (char *)flags[i];
+    argv[argc] = NULL;
+    if (pipe(fds) != 0)
+        return -1;
+    s->pid = fork();
+    if (s->pid < 0)
+        return -1;
+    if (s->pid == 0)
+        exec_child(bin, argv, fds[1], s->log_path);
+    close(fds[1]);
+    char line[1024];
+    int ok = read_line(fds[0], line, sizeof line, 10.0);
+    close(fds[0]);
+    s->port = ok == 0 ? parse_port(line) : -1;
+    if (s->port <= 0) {
+        fprintf(stderr, "beamgrid did not start (log: %s)\n", s->log_path);
+        bgt_server_stop(s, 1);
+        return -1;
+    }
+    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
+    return wait_ready(s, 10.0);
+}
+
+int bgt_server_stop(bgt_server *s, int timeout_s)
+{
+    int status = 0;
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, SIGTERM);
+    double end = now_s() + timeout_s;
+    for (;;) {
+        pid_t r = waitpid(s->pid, &status, WNOHANG);
+        if (r == s->pid)
+            break;
+        if (r < 0 || now_s() > end) {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &status, 0);
+            s->pid = 0;
+            return -1;
+        }
+        usleep(5000);
+    }
+    s->pid = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---- the client ---- */
+
+typedef struct {
+    char *data;
+    size_t len;
+} growbuf;
+
+static size_t append(char *ptr, size_t size, size_t n, void *userdata)
+{
+    growbuf *g = userdata;
+    size_t add = size * n;
+    char *d = realloc(g->data, g->len + add + 1);
+    if (d == NULL)
+        return 0;
+    memcpy(d + g->len, ptr, add);
+    g->data = d;
+    g->len += add;
+    g->data[g->len] = '\0';
+    return add;
+}
+
+static void set_method(CURL *c, const char *method, const void *body,
+                       size_t len)
+{
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (strcmp(method, "GET") != 0)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+}
+
+int bgt_request(const bgt_server *s, const char *method, const char *path,
+                const char *const *headers, const void *body, size_t len,
+                bgt_response *out)
+{
+    char url[2048];
+    growbuf b = {NULL, 0}, h = {NULL, 0};
+    struct curl_slist *list = NULL;
+    CURL *c = curl_easy_init();
+    memset(out, 0, sizeof *out);
+    if (c == NULL)
+        return -1;
+    snprintf(url, sizeof url, "%s%s", s->base, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    set_method(c, method, body, len);
+    for (int i = 0; headers != NULL && headers[i] != NULL; i++)
+        list = curl_slist_append(list, headers[i]);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, append);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+    out->body = b.data ? b.data : calloc(1, 1);
+    out->len = b.len;
+    out->headers = h.data ? h.data : calloc(1, 1);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+int bgt_post_json(const bgt_server *s, const char *path, const char *json,
+                  const char *const *headers, bgt_response *out)
+{
+    const char *all[16];
+    int n = 0;
+    all[n++] = "Content-Type: application/json";
+    for (int i = 0; headers != NULL && headers[i] != NULL && n < 15; i++)
+        all[n++] = headers[i];
+    all[n] = NULL;
+    return bgt_request(s, "POST", path, all, json, strlen(json), out);
+}
+
+const char *bgt_header(const bgt_response *r, const char *name, char *buf,
+                       size_t cap)
+{
+    size_t nlen = strlen(name);
+    const char *found = NULL;
+    for (const char *p = r->headers; p != NULL && *p != '\0';) {
+        if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':')
+            found = p + nlen + 1;
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    if (found == NULL)
+        return NULL;
+    while (*found == ' ' || *found == '\t')
+        found++;
+    size_t n = strcspn(found, "\r\n");
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, found, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+void bgt_response_free(bgt_response *r)
+{
+    free(r->body);
+    free(r->headers);
+    memset(r, 0, sizeof *r);
+}
+
+double bgt_metric(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; p != NULL && *p != '\0';) {
+        if (strncmp(p, name, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    return -1;
+}
+
+char *bgt_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    growbuf g = {NULL, 0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (append(chunk, 1, n, &g) != n) {
+            free(g.data);
+            fclose(f);
+            return NULL;
+        }
+    }
+    fclose(f);
+    if (g.data == NULL)
+        g.data = calloc(1, 1);
+    if (len != NULL)
+        *len = g.len;
+    return g.data;
+}

@@ -1,0 +1,66 @@
+/* server.h - test-only: run the real build/beamgrid and talk HTTP to it.
+ *
+ * bgt_server_start forks and execs the binary (BEAMGRID_BIN, default
+ * build/beamgrid) with --port 0 plus the caller's flags, reads the port
+ * from its startup line on stdout and waits until /readyz answers 200.
+ * bgt_server_stop sends SIGTERM and returns the exit status. The server
+ * dies with the test process (PR_SET_PDEATHSIG), so a failed assertion
+ * never leaves one behind. The client is libcurl, one request at a time per
+ * call (a fresh connection unless a bgt_conn is reused). */
+#ifndef BGT_SERVER_H
+#define BGT_SERVER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char base[64];                /* "http://127.0.0.1:PORT" */
+    char log_path[128];           /* the server's stderr (its log) */
+} bgt_server;
+
+typedef struct {
+    long status;
+    char *body;                   /* NUL-terminated, malloc'd */
+    size_t len;
+    char *headers;                /* raw header block, NUL-terminated */
+} bgt_response;
+
+/* Start beamgrid with extra flags (NULL-terminated list, may be NULL).
+ * Returns 0, or -1 with a message on stderr. */
+int bgt_server_start(bgt_server *s, const char *const *flags);
+
+/* SIGTERM the server and wait for it (up to timeout_s seconds, then
+ * SIGKILL). Returns its exit status, or -1 if it died of a signal or had to
+ * be killed. */
+int bgt_server_stop(bgt_server *s, int timeout_s);
+
+/* Send a request. method: "GET", "HEAD", "POST", ...; path includes any
+ * query; headers: NULL-terminated "Name: value" list or NULL; body may be
+ * NULL. Returns 0 with *out filled (free with bgt_response_free), or -1 on
+ * a transport error. */
+int bgt_request(const bgt_server *s, const char *method, const char *path,
+                const char *const *headers, const void *body, size_t len,
+                bgt_response *out);
+
+/* POST a JSON text to path with Content-Type: application/json plus the
+ * given extra headers (may be NULL). */
+int bgt_post_json(const bgt_server *s, const char *path, const char *json,
+                  const char *const *headers, bgt_response *out);
+
+/* The value of the last header `name` (case-insensitive) in r, copied into
+ * buf (trimmed); NULL if absent. */
+const char *bgt_header(const bgt_response *r, const char *name, char *buf,
+                       size_t cap);
+
+void bgt_response_free(bgt_response *r);
+
+/* The value of an unlabelled Prometheus sample `name` in a /metrics body;
+ * -1 if absent. */
+double bgt_metric(const char *metrics_text, const char *name);
+
+/* Read a whole file into a malloc'd NUL-terminated buffer; NULL on error. */
+char *bgt_read_file(const char *path, size_t *len);
+
+#endif
