@@ -1,0 +1,77 @@
+/* encode_internal.h - what the encoders of api/encode*.c share: the
+ * encoder state and the per-format fill functions. Not part of the api
+ * contract; only api/encode*.c include it. */
+#ifndef BGAPI_ENCODE_INTERNAL_H
+#define BGAPI_ENCODE_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "api/encode.h"
+#include "api/ids.h"
+#include "core/fmt.h"
+
+/* Bytes of the pending buffer: holds items that did not fit a caller's
+ * buffer; larger than any one item (the JSON head is the largest). */
+#define BGAPI_PEND_MAX 2048
+#define BGAPI_JSON_HEAD_MAX 1400
+#define BGAPI_MEMO_SLOTS 256
+
+/* A formatted number, remembered: grids repeat values (a direction for
+ * every wavelength, one weight, a cycle of wavelengths). */
+typedef struct {
+    uint64_t bits;
+    uint8_t len;
+    char text[BG_FMT_DOUBLE_MAX];
+} bgapi_memo;
+
+struct bgapi_encoder {
+    bgapi_view v;
+    bgapi_repr r;
+    int stage;                    /* format-specific; -1 when done */
+    uint64_t index;               /* element (text) or byte (binary) offset */
+    char id[BGAPI_ID_MAX + 1];    /* when the view has no id */
+    char head[128];               /* npy/bin header */
+    size_t head_len;
+    size_t pend_off, pend_len;
+    char pend[BGAPI_PEND_MAX];
+    bgapi_memo memo[BGAPI_MEMO_SLOTS];
+};
+
+#define BGAPI_STAGE_DONE (-1)
+
+/* Write whole items of the JSON (txt) form into out[0..cap), advancing
+ * the encoder, and return the bytes written: 0 when the next item needs
+ * more room than cap (the caller then fills its pending buffer) or at the
+ * end (stage BGAPI_STAGE_DONE). */
+size_t bgapi_json_fill(bgapi_encoder *e, char *out, size_t cap);
+size_t bgapi_txt_fill(bgapi_encoder *e, char *out, size_t cap);
+
+/* Upper bounds of the JSON and txt sizes of *v, for bgapi_encode_all. */
+uint64_t bgapi_json_bound(const bgapi_view *v);
+uint64_t bgapi_txt_bound(const bgapi_view *v);
+
+/* Element i of a grid column of dtype dt, as a double. */
+static inline double bgapi_col(const void *col, bg_dtype dt, uint64_t i)
+{
+    return dt == BG_F32 ? (double)((const float *)col)[i]
+                        : ((const double *)col)[i];
+}
+
+/* Format v with fmt into out, through the encoder's memo. */
+static inline size_t bgapi_memo_fmt(bgapi_encoder *e, double v,
+                                    size_t (*fmt)(double, char *), char *out)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bgapi_memo *m =
+        &e->memo[(bits * UINT64_C(0x9e3779b97f4a7c15)) >> 56];
+    if (m->len == 0 || m->bits != bits) {
+        m->len = (uint8_t)fmt(v, m->text);
+        m->bits = bits;
+    }
+    memcpy(out, m->text, BG_FMT_DOUBLE_MAX);
+    return m->len;
+}
+
+#endif

@@ -1,0 +1,173 @@
+/* encode_json.c - the JSON representation of a grid: id, count, the
+ * resolved parameters in request units, then directions, weights and
+ * wavelengths, each number written by bg_fmt_double so it parses back to
+ * the identical double. Written item by item into the caller's buffer by
+ * bgapi_json_fill (see encode_internal.h). */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "api/encode_internal.h"
+
+enum { J_HEAD, J_DIRS, J_WEIGHTS, J_LAMBDA };
+
+#define DIR_MAX (3 * BG_FMT_DOUBLE_MAX + 5)
+#define NUM_MAX (BG_FMT_DOUBLE_MAX + 1)
+#define FIXED_MAX 32
+
+static char *put_str(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *put_num(char *p, double v)
+{
+    return p + bg_fmt_double(v, p);
+}
+
+static char *put_key_num(char *p, const char *key, double v)
+{
+    p = put_str(p, key);
+    return put_num(p, v);
+}
+
+static char *put_key_int(char *p, const char *key, int64_t v)
+{
+    p = put_str(p, key);
+    return p + sprintf(p, "%" PRId64, v);
+}
+
+static char *put_vec(char *p, const char *key, const double v[3])
+{
+    p = put_str(p, key);
+    *p++ = '[';
+    for (int i = 0; i < 3; i++) {
+        if (i > 0)
+            *p++ = ',';
+        p = put_num(p, v[i]);
+    }
+    *p++ = ']';
+    return p;
+}
+
+/* Everything before the first direction; at most BGAPI_JSON_HEAD_MAX. */
+static size_t json_head(const bgapi_encoder *e, char *out)
+{
+    const bg_resolved *r = e->v.resolved;
+    const char *id = e->v.id != NULL ? e->v.id : e->id;
+    char *p = out;
+    p = put_str(p, "{\"id\":\"");
+    size_t idn = strnlen(id, BGAPI_ID_MAX);
+    memcpy(p, id, idn); /* base64url: nothing to escape */
+    p += idn;
+    p = put_str(p, "\",\"count\":");
+    p += sprintf(p, "%" PRIu64, e->v.grid->count);
+    p = put_key_int(p, ",\"resolved\":{\"hdivsteps\":", r->hdiv.count);
+    p = put_key_num(p, ",\"hdivrange_mrad\":", r->hdiv.range * 1000.0);
+    p = put_key_num(p, ",\"hdivstep_mrad\":", r->hdiv.step * 1000.0);
+    p = put_key_int(p, ",\"vdivsteps\":", r->vdiv.count);
+    p = put_key_num(p, ",\"vdivrange_mrad\":", r->vdiv.range * 1000.0);
+    p = put_key_num(p, ",\"vdivstep_mrad\":", r->vdiv.step * 1000.0);
+    p = put_key_int(p, ",\"dispsteps\":", r->disp.count);
+    p = put_key_num(p, ",\"dispersion_percent\":", r->disp.range * 100.0);
+    p = put_key_num(p, ",\"dispstep_percent\":", r->disp.step * 100.0);
+    p = put_key_num(p, ",\"lambda_A\":", r->lambda0_m * 1e10);
+    p = put_vec(p, ",\"beam_vector\":", r->beam);
+    p = put_vec(p, ",\"polar_vector\":", r->polar);
+    p = put_key_num(p, ",\"source_distance_mm\":",
+                    r->source_distance_m * 1000.0);
+    p = put_str(p, r->round_div ? ",\"round_div\":true}" : ",\"round_div\":false}");
+    p = put_str(p, ",\"directions\":[");
+    return (size_t)(p - out);
+}
+
+static char *fill_dirs(bgapi_encoder *e, char *p, const char *end)
+{
+    const bg_grid *g = e->v.grid;
+    uint64_t i = e->index;
+    while (i < g->count && end - p >= DIR_MAX) {
+        if (i > 0)
+            *p++ = ',';
+        *p++ = '[';
+        p += bgapi_memo_fmt(e, bgapi_col(g->x, g->dtype, i), bg_fmt_double, p);
+        *p++ = ',';
+        p += bgapi_memo_fmt(e, bgapi_col(g->y, g->dtype, i), bg_fmt_double, p);
+        *p++ = ',';
+        p += bgapi_memo_fmt(e, bgapi_col(g->z, g->dtype, i), bg_fmt_double, p);
+        *p++ = ']';
+        i++;
+    }
+    e->index = i;
+    return p;
+}
+
+static char *fill_column(bgapi_encoder *e, const void *col, char *p,
+                         const char *end)
+{
+    const bg_grid *g = e->v.grid;
+    uint64_t i = e->index;
+    while (i < g->count && end - p >= NUM_MAX) {
+        if (i > 0)
+            *p++ = ',';
+        p += bgapi_memo_fmt(e, bgapi_col(col, g->dtype, i), bg_fmt_double, p);
+        i++;
+    }
+    e->index = i;
+    return p;
+}
+
+/* After a column ends: write the fixed piece s and move to stage next;
+ * returns p unchanged (stage kept) if there is no room for it. */
+static char *fill_fixed(bgapi_encoder *e, const char *s, int next, char *p,
+                        const char *end)
+{
+    if (end - p < FIXED_MAX)
+        return p;
+    e->stage = next;
+    e->index = 0;
+    return put_str(p, s);
+}
+
+size_t bgapi_json_fill(bgapi_encoder *e, char *out, size_t cap)
+{
+    char *p = out, *end = out + cap;
+    const bg_grid *g = e->v.grid;
+    for (;;) {
+        int stage = e->stage;
+        switch (stage) {
+        case J_HEAD:
+            if ((size_t)(end - p) < BGAPI_JSON_HEAD_MAX)
+                return (size_t)(p - out);
+            p += json_head(e, p);
+            e->stage = J_DIRS;
+            e->index = 0;
+            break;
+        case J_DIRS:
+            p = fill_dirs(e, p, end);
+            if (e->index == g->count)
+                p = fill_fixed(e, "],\"weights\":[", J_WEIGHTS, p, end);
+            break;
+        case J_WEIGHTS:
+            p = fill_column(e, g->weight, p, end);
+            if (e->index == g->count)
+                p = fill_fixed(e, "],\"wavelengths_m\":[", J_LAMBDA, p, end);
+            break;
+        case J_LAMBDA:
+            p = fill_column(e, g->lambda, p, end);
+            if (e->index == g->count)
+                p = fill_fixed(e, "]}", BGAPI_STAGE_DONE, p, end);
+            break;
+        default:
+            return (size_t)(p - out);
+        }
+        if (e->stage == stage) /* out of room */
+            return (size_t)(p - out);
+    }
+}
+
+uint64_t bgapi_json_bound(const bgapi_view *v)
+{
+    return BGAPI_JSON_HEAD_MAX + 3 * FIXED_MAX +
+           v->grid->count * (uint64_t)(DIR_MAX + 2 * NUM_MAX);
+}
