@@ -130,7 +130,7 @@ Test(negotiate, long_and_hostile_accept)
 {
     char accept[20000];
     size_t n = 0;
-    while (n + 20 < sizeof accept)
+    while (n + 40 < sizeof accept)
         n += (size_t)snprintf(accept + n, sizeof accept - n, "x/y;q=0.%d, ",
                               (int)(n % 10));
     strcpy(accept + n, "text/plain;q=0.3");
