@@ -21,6 +21,9 @@
 
 /* ---- streaming a large representation ---- */
 
+/* An encoder over an entry's grid, with copies of what the view borrows,
+ * so it does not depend on the request's lifetime. */
+
 typedef struct {
     bgs_entry *entry;             /* a reference */
     bg_resolved resolved;
@@ -83,12 +86,13 @@ static struct MHD_Response *stream_response(bgs_request *req,
     }
     s->entry = req->entry;
     bgs_entry_retain(s->entry);
-    *size = bgapi_encoded_size(&s->view, req->repr);
+    uint64_t total = bgapi_encoded_size(&s->view, req->repr);
     struct MHD_Response *resp = MHD_create_response_from_callback(
-        *size == BGAPI_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : *size, STREAM_BLOCK,
+        total == BGAPI_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : total, STREAM_BLOCK,
         stream_read, s, stream_free);
     if (resp == NULL)
         stream_free(s);
+    *size = 0; /* stream_read counts what is sent */
     return resp;
 }
 
@@ -169,8 +173,7 @@ static enum MHD_Result respond_grid(bgs_request *req)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             bgapi_content_type(req->repr));
     MHD_add_response_header(resp, "X-Cache", req->cache_tag);
-    return bgs_respond(req, 200, resp,
-                       size == BGAPI_SIZE_UNKNOWN ? 0 : size);
+    return bgs_respond(req, 200, resp, size);
 }
 
 static enum MHD_Result not_modified(bgs_request *req)
