@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -92,7 +93,12 @@ static void start_drain(runtime *rt, int signum)
                   "waiting up to %lld s",
                   signum, (long long)bgs_metrics_inflight(rt->srv.metrics),
                   (long long)rt->srv.cfg.drain_s);
+    /* MHD stops accepting; shutting the socket down (it stays open until
+     * MHD_stop_daemon, as MHD requires) makes the kernel refuse new
+     * connections too, so clients go elsewhere at once. */
     rt->listen_fd = MHD_quiesce_daemon(rt->srv.daemon);
+    if (rt->listen_fd != MHD_INVALID_SOCKET)
+        shutdown(rt->listen_fd, SHUT_RDWR);
     rt->drain_deadline =
         uv_now(&rt->loop) + (uint64_t)rt->srv.cfg.drain_s * 1000u;
     uv_timer_start(&rt->drain_timer, drain_tick, 0, DRAIN_POLL_MS);
