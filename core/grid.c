@@ -687,12 +687,13 @@ bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
                        (1.0 + r->disp.step * (double)k - r->disp.range / 2.0);
         f.lambdas_f32[k] = (float)f.lambdas[k];
     }
-    g->points = points;
     bg_status s = BG_OK;
     if (t.tame)
         s = fill_runs(&t, &f, fill_threads(threads, g->count));
     else
         fill_literal(&f);
+    if (s == BG_OK)
+        g->points = points;
     free(f.lambdas);
     free(f.lambdas_f32);
     free(f.cx);

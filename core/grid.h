@@ -36,7 +36,13 @@ typedef struct {
  * BG_TOO_MANY (naming the count and the limit) if the count exceeds
  * max_sources, or if the divergence rectangle alone is too large to test,
  * and with BG_EMPTY if every point is trimmed (SPEC 2.6). On success sets
- * *count and, if points is not NULL, *points. */
+ * *count and, if points is not NULL, *points.
+ * The count is exact and costs O(rows x log columns): a grid within the
+ * limit is never refused, except when an axis is "untame" (its angles or
+ * step more than 1e150 times its range, or past 1e150 rad), where every
+ * point is tested and a rectangle of more than 4 x max_sources/dispsteps +
+ * 1024 points is refused as too large to test. Checks *r with
+ * bg_resolved_check first (and returns its error). */
 bg_status bg_grid_count(const bg_resolved *r, uint64_t max_sources,
                         uint64_t *count, uint64_t *points, bg_error *err);
 
@@ -48,8 +54,12 @@ bg_status bg_grid_alloc(bg_grid *g, uint64_t count, bg_dtype dtype,
 
 /* Fill *g, allocated for exactly bg_grid_count(r) sources, with the grid of
  * *r. threads <= 0 means the OpenMP default; small grids stay serial. The
- * output does not depend on the thread count, bit for bit. Returns BG_OK,
- * BG_INVALID if g->count does not match, or BG_NOMEM. */
+ * output does not depend on the thread count, bit for bit. Returns BG_OK
+ * (and sets g->points), BG_INVALID if g->count does not match or *r fails
+ * bg_resolved_check, or BG_NOMEM (scratch of about 24 bytes a column and 16
+ * a row, allocated before any parallel region). An untame grid (see
+ * bg_grid_count) is filled serially. Values are nanoBragg's arithmetic bit
+ * for bit; float32 columns hold the float64 values rounded to float. */
 bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads);
 
 /* Free the columns of *g and zero it. Safe on a zeroed or freed grid. */

@@ -42,7 +42,12 @@ typedef struct {
  * forbids it), BG_CONFLICT (lambda_A with energy_eV), BG_VECTOR (a zero or
  * non-finite vector), BG_PARALLEL (polarization parallel to the beam) or
  * BG_TOO_MANY (an axis past BG_AXIS_COUNT_MAX). *out is written only on
- * success. Pure: no allocation, no global state. */
+ * success. Pure: no allocation, no global state.
+ * Beyond SPEC's "finite and > 0": lambda_A, energy_eV and
+ * source_distance_mm must lie in [1e-100, 1e100] (so that squares stay
+ * finite), dispersion_percent must leave every wavelength positive (below
+ * 200), a step of 0 counts as not given (nanoBragg's `step <= 0`), and a
+ * polarization within 1e-12 rad of the beam axis is BG_PARALLEL. */
 bg_status bg_resolve(const bg_params *p, bg_resolved *out, bg_error *err);
 
 /* Check that a resolved set that did not come from bg_resolve (say, decoded

@@ -313,7 +313,7 @@ Test(grid, untame_axes_match_nanobragg)
     p.hdivstep_mrad.value = 1e-180;
     p.hdivsteps.value = 7;
     r = resolve_ok(&p);
-    expect_reference(&r, "untame but kept");
+    expect_reference(&r, "tiny angles, tame");
 }
 
 /* ---- threads, float32, positions -------------------------------------- */
