@@ -107,8 +107,21 @@ void bgapi_encoder_free(bgapi_encoder *e)
     free(e);
 }
 
-/* Copy bytes [off, off + n) of a column of `count` elements, stored as
- * src_dt, as if it were stored as dst_dt. */
+/* Element i of column src (stored as src_dt) as dst_dt, into elem. */
+static void cast_elem(const void *src, bg_dtype src_dt, uint64_t i, char *elem)
+{
+    if (src_dt == BG_F64) {
+        float f = (float)((const double *)src)[i];
+        memcpy(elem, &f, 4);
+    } else {
+        double d = (double)((const float *)src)[i];
+        memcpy(elem, &d, 8);
+    }
+}
+
+/* Copy bytes [off, off + n) of a column stored as src_dt, as if it were
+ * stored as dst_dt: a memcpy when they agree, else whole elements cast in
+ * a plain loop and partial ones (a chunk boundary) through a scratch. */
 static void copy_column(const void *src, bg_dtype src_dt, bg_dtype dst_dt,
                         uint64_t off, size_t n, char *out)
 {
@@ -119,21 +132,33 @@ static void copy_column(const void *src, bg_dtype src_dt, bg_dtype dst_dt,
     size_t es = dtype_size(dst_dt);
     uint64_t i = off / es;
     size_t skip = (size_t)(off % es);
-    while (n > 0) {
-        char elem[8];
-        if (dst_dt == BG_F32) {
-            float f = (float)((const double *)src)[i];
-            memcpy(elem, &f, 4);
-        } else {
-            double d = (double)((const float *)src)[i];
-            memcpy(elem, &d, 8);
-        }
+    char elem[8];
+    if (skip != 0) {
         size_t k = es - skip < n ? es - skip : n;
+        cast_elem(src, src_dt, i++, elem);
         memcpy(out, elem + skip, k);
         out += k;
         n -= k;
-        skip = 0;
-        i++;
+    }
+    size_t whole = n / es;
+    if (dst_dt == BG_F32) {
+        const double *s = (const double *)src + i;
+        for (size_t j = 0; j < whole; j++) {
+            float f = (float)s[j];
+            memcpy(out + 4 * j, &f, 4);
+        }
+    } else {
+        const float *s = (const float *)src + i;
+        for (size_t j = 0; j < whole; j++) {
+            double d = (double)s[j];
+            memcpy(out + 8 * j, &d, 8);
+        }
+    }
+    out += whole * es;
+    n -= whole * es;
+    if (n > 0) {
+        cast_elem(src, src_dt, i + whole, elem);
+        memcpy(out, elem, n);
     }
 }
 

@@ -435,12 +435,9 @@ static int cached_power_for(int e, int *q_out)
     return q - POW10_QMIN;
 }
 
-static int count_digits32(uint32_t n)
+static int count_digits_small(uint32_t n)
 {
-    int d = 1;
-    while (d < 10 && n >= pow10_u64[d])
-        d++;
-    return d;
+    return n >= 100 ? 3 : n >= 10 ? 2 : 1;
 }
 
 /* Move the last digit down while that brings the digits closer to the
@@ -466,13 +463,14 @@ static int grisu_digits(diyfp w, diyfp wp, uint64_t delta, char *buf, int *k)
     uint64_t wp_w = wp.f - w.f;
     uint32_t p1 = (uint32_t)(wp.f >> shift);
     uint64_t p2 = wp.f & (one - 1);
-    int kappa = count_digits32(p1);
+    int kappa = count_digits_small(p1);
     int len = 0;
 
+    /* the exponent window [-60, -57] leaves p1 < 128: at most 3 digits,
+     * so the divisors are constants */
     while (kappa > 0) {
-        uint32_t div = (uint32_t)pow10_u64[kappa - 1];
-        uint32_t d = p1 / div;
-        p1 %= div;
+        uint32_t d = kappa == 3 ? p1 / 100 : kappa == 2 ? p1 / 10 : p1;
+        p1 -= d * (uint32_t)pow10_u64[kappa - 1];
         if (d != 0 || len != 0)
             buf[len++] = (char)('0' + d);
         kappa--;
