@@ -221,6 +221,31 @@ static double time_median(run_kind k, const bg_resolved *r, int threads,
     return m;
 }
 
+/* Medians of nk things timed in turn, one run of each per repeat, so that
+ * noise from a shared machine falls on all of them alike. */
+enum { MAX_KINDS = 8 };
+
+static void time_interleaved(const run_kind *k, const int *threads, int nk,
+                             const bg_resolved *r, bg_grid *g, int reps,
+                             double *out)
+{
+    double *t[MAX_KINDS];
+    for (int j = 0; j < nk; j++) {
+        t[j] = malloc((size_t)reps * sizeof *t[j]);
+        omp_set_num_threads(threads[j]);
+        run_once(k[j], r, threads[j], g);
+    }
+    for (int i = 0; i < reps; i++)
+        for (int j = 0; j < nk; j++) {
+            omp_set_num_threads(threads[j]);
+            t[j][i] = run_once(k[j], r, threads[j], g);
+        }
+    for (int j = 0; j < nk; j++) {
+        out[j] = median(t[j], reps);
+        free(t[j]);
+    }
+}
+
 static void run_case(bench_case *c, int all)
 {
     bg_resolved r = resolve_case(c);
@@ -236,11 +261,13 @@ static void run_case(bench_case *c, int all)
                 (unsigned long long)c->count);
         exit(1);
     }
-    c->core1 = time_median(RUN_CORE, &r, 1, &g, c->reps);
-    c->coreN = time_median(RUN_CORE, &r, all, &g, c->reps);
-    c->naive = time_median(RUN_NAIVE, &r, 1, &g, c->reps);
-    c->memset = time_median(RUN_MEMSET, &r, 1, &g, c->reps);
-    c->cold1 = time_median(RUN_CORE_COLD, &r, all, &g, c->reps);
+    const run_kind k[5] = {RUN_CORE, RUN_CORE, RUN_NAIVE, RUN_MEMSET,
+                           RUN_CORE_COLD};
+    const int th[5] = {1, all, 1, 1, all};
+    double m[5];
+    time_interleaved(k, th, 5, &r, &g, c->reps, m);
+    c->core1 = m[0], c->coreN = m[1], c->naive = m[2], c->memset = m[3];
+    c->cold1 = m[4];
     bg_grid_free(&g);
 }
 
@@ -274,8 +301,9 @@ int main(void)
     printf("beamgrid core bench, %d CPUs. One grid = count + fill of x, y, z, "
            "weight, lambda\n(float64) into columns allocated once; naive = "
            "nanoBragg-style serial loop\n(count pass + fill pass, 4 trig "
-           "calls per point), same flags, same columns.\nMedians of reps; "
-           "'cold' adds alloc + free (fresh pages) to the core, all threads."
+           "calls per point), same flags, same columns.\nMedians of reps, "
+           "the columns timed in turn within each repeat;\n'cold' adds alloc + "
+           "free (fresh pages) to the core, all threads."
            "\n\n",
            all);
     printf("%-15s %9s %5s %11s %11s %11s %7s %7s %11s %11s %9s\n", "case",

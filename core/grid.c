@@ -340,8 +340,22 @@ typedef struct {
     uint64_t *offset;    /* per row: first source index; rows+1 entries */
 } fill_ctx;
 
+/* dst[k] = v for k < d, two at a time: the inner store loop of the
+ * dispersion fan-out (d is often small, so no prologue or call). */
+static inline void splat_f64(double *dst, double v, uint64_t d)
+{
+    uint64_t k = 0;
+#ifdef __SSE2__
+    const __m128d v2 = _mm_set1_pd(v);
+    for (; k + 2 <= d; k += 2)
+        _mm_storeu_pd(dst + k, v2);
+#endif
+    for (; k < d; k++)
+        dst[k] = v;
+}
+
 /* dst[b*d + k] = src[b] for b < m, k < d: one column of the dispersion
- * fan-out, a tight store loop. */
+ * fan-out. */
 static void spread_f64(double *restrict dst, const double *restrict src,
                        int m, uint64_t d)
 {
@@ -351,12 +365,8 @@ static void spread_f64(double *restrict dst, const double *restrict src,
             dst[b] = src[b];
         return;
     }
-    for (int b = 0; b < m; b++, dst += d) {
-        const double v = src[b];
-#pragma omp simd
-        for (uint64_t k = 0; k < d; k++)
-            dst[k] = v;
-    }
+    for (int b = 0; b < m; b++, dst += d)
+        splat_f64(dst, src[b], d);
 }
 
 static void spread_f32(float *restrict dst, const double *restrict src, int m,
@@ -364,7 +374,6 @@ static void spread_f32(float *restrict dst, const double *restrict src, int m,
 {
     for (int b = 0; b < m; b++, dst += d) {
         const float v = (float)src[b];
-#pragma omp simd
         for (uint64_t k = 0; k < d; k++)
             dst[k] = v;
     }
@@ -393,8 +402,15 @@ static void repeat_f64(double *restrict dst, const double *restrict pattern,
         fill_f64(dst, pattern[0], (uint64_t)m);
         return;
     }
-    for (int b = 0; b < m; b++, dst += d)
-        memcpy(dst, pattern, (size_t)d * sizeof *dst);
+    for (int b = 0; b < m; b++, dst += d) {
+        uint64_t k = 0;
+#ifdef __SSE2__
+        for (; k + 2 <= d; k += 2)
+            _mm_storeu_pd(dst + k, _mm_loadu_pd(pattern + k));
+#endif
+        for (; k < d; k++)
+            dst[k] = pattern[k];
+    }
 }
 
 static void repeat_f32(float *restrict dst, const float *restrict pattern,
