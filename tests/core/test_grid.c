@@ -296,6 +296,29 @@ Test(grid, random_sweep_matches_nanobragg)
     }
 }
 
+/* Custom, non-unit, non-orthogonal vectors and a custom distance. */
+Test(grid, custom_vectors_match_nanobragg)
+{
+    const double beams[][3] = {{0.3, 0.2, 1.0}, {-2, 0, 0}, {0, 5, 5}};
+    const double polars[][3] = {{1.0, 0.1, 0.0}, {0, 3, 1}, {1, 1, -7}};
+    for (int i = 0; i < 3; i++) {
+        bg_params p;
+        bg_params_init(&p);
+        p.beam_vector = (bg_opt_vec3){true, {beams[i][0], beams[i][1],
+                                             beams[i][2]}};
+        p.polar_vector = (bg_opt_vec3){true, {polars[i][0], polars[i][1],
+                                              polars[i][2]}};
+        p.divergence_mrad = (bg_opt_real){true, 2.0};
+        p.divsteps = (bg_opt_count){true, 9 + i};
+        p.source_distance_mm = (bg_opt_real){true, 1234.5};
+        p.energy_eV = (bg_opt_real){true, 8048.0};
+        p.dispersion_percent = (bg_opt_real){true, 0.3};
+        p.dispsteps = (bg_opt_count){true, 2 + i};
+        bg_resolved r = resolve_ok(&p);
+        expect_reference(&r, "custom vectors");
+    }
+}
+
 /* Step absurdly larger than the range: the untame path tests literally. */
 Test(grid, untame_axes_match_nanobragg)
 {
@@ -355,12 +378,13 @@ Test(grid, bit_identical_for_1_to_4_threads)
             for (int round = 0; round < 2; round++) {
                 bg_resolved r;
                 resolve_square(steps[i], disps[k], round, &r);
+                bg_dtype dt = (i + k) % 2 ? BG_F32 : BG_F64;
                 bg_grid one;
-                if (core_build(&r, &one, BG_F64, 1) != BG_OK)
+                if (core_build(&r, &one, dt, 1) != BG_OK)
                     continue;
                 for (int t = 2; t <= 4; t++) {
                     bg_grid g;
-                    cr_assert_eq(core_build(&r, &g, BG_F64, t), BG_OK);
+                    cr_assert_eq(core_build(&r, &g, dt, t), BG_OK);
                     cr_expect(grids_identical(&one, &g),
                               "steps %lld disp %lld round %d: %d threads "
                               "differ from 1",
