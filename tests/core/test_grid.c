@@ -319,6 +319,75 @@ Test(grid, custom_vectors_match_nanobragg)
     }
 }
 
+/* nanoBragg's trim test over the whole rectangle: the kept points. */
+static uint64_t brute_points(const bg_resolved *r)
+{
+    uint64_t n = 0;
+    int64_t hs = r->hdiv.count, vs = r->vdiv.count;
+    for (int64_t ht = 0; ht < hs; ++ht)
+        for (int64_t vt = 0; vt < vs; ++vt) {
+            double hdiv = r->hdiv.step * ht - r->hdiv.range / 2.0;
+            double vdiv = r->vdiv.step * vt - r->vdiv.range / 2.0;
+            double test = (hdiv * hdiv - r->hdiv.step * r->hdiv.step / 4.0 *
+                                             (1 - hs % 2)) /
+                          r->hdiv.range / r->hdiv.range;
+            test += (vdiv * vdiv -
+                     r->vdiv.step * r->vdiv.step / 4.0 * (1 - vs % 2)) /
+                    r->vdiv.range / r->vdiv.range;
+            n += !(r->round_div && test * 4.0 > 1.1);
+        }
+    return n;
+}
+
+static double log_uniform(uint64_t *s, double lo, double hi)
+{
+    double u = (double)(lcg(s) & 0xffffff) / (double)0x1000000;
+    return exp(log(lo) + u * (log(hi) - log(lo)));
+}
+
+/* The binary-searched count equals the literal test on arbitrary doubles:
+ * any range/step ratio, any counts, both even and odd. */
+Test(grid, count_equals_literal_trim_on_random_doubles)
+{
+    uint64_t seed = 777;
+    int compared = 0, trimmed = 0;
+    for (int it = 0; it < 4000; it++) {
+        bg_params p;
+        bg_params_init(&p);
+        p.hdivrange_mrad = (bg_opt_real){true, log_uniform(&seed, 1e-6, 50)};
+        p.vdivrange_mrad = (bg_opt_real){true, log_uniform(&seed, 1e-6, 50)};
+        double hr = p.hdivrange_mrad.value, vr = p.vdivrange_mrad.value;
+        p.hdivstep_mrad = (bg_opt_real){true, hr * log_uniform(&seed, 1e-3, 3)};
+        p.vdivstep_mrad = (bg_opt_real){true, vr * log_uniform(&seed, 1e-3, 3)};
+        if (lcg(&seed) % 2)
+            p.hdivsteps = (bg_opt_count){true, 1 + (int64_t)(lcg(&seed) % 400)};
+        if (lcg(&seed) % 2)
+            p.vdivsteps = (bg_opt_count){true, 1 + (int64_t)(lcg(&seed) % 400)};
+        bg_resolved r;
+        if (bg_resolve(&p, &r, NULL) != BG_OK ||
+            r.hdiv.count * r.vdiv.count > 400000)
+            continue;
+        uint64_t want = brute_points(&r), n = 0;
+        compared++;
+        trimmed += want < (uint64_t)(r.hdiv.count * r.vdiv.count);
+        bg_status st = bg_grid_count(&r, UINT64_C(1) << 40, &n, NULL, NULL);
+        if (want == 0) {
+            cr_expect_eq(st, BG_EMPTY, "case %d", it);
+            continue;
+        }
+        cr_assert_eq(st, BG_OK, "case %d", it);
+        cr_assert_eq(n, want, "case %d: %llu points, literal %llu (h %lld "
+                     "%.17g %.17g, v %lld %.17g %.17g)", it,
+                     (unsigned long long)n, (unsigned long long)want,
+                     (long long)r.hdiv.count, r.hdiv.range, r.hdiv.step,
+                     (long long)r.vdiv.count, r.vdiv.range, r.vdiv.step);
+        if (it % 8 == 0)
+            expect_reference(&r, "random doubles");
+    }
+    cr_expect_gt(compared, 2000, "only %d cases compared", compared);
+    cr_expect_gt(trimmed, 1000, "only %d cases trimmed", trimmed);
+}
+
 /* Step absurdly larger than the range: the untame path tests literally. */
 Test(grid, untame_axes_match_nanobragg)
 {
