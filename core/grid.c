@@ -202,6 +202,10 @@ static uint64_t count_points(const trim_plan *t, uint64_t cap,
         }
         return count_literal(r, cap);
     }
+    /* Every row of [ilo, ihi] keeps a point: more rows than cap settle it
+     * at once (a thin ellipse of 10^9 rows must not be walked). */
+    if (t->ihi >= t->ilo && (uint64_t)(t->ihi - t->ilo + 1) > cap)
+        return (uint64_t)(t->ihi - t->ilo + 1);
     uint64_t n = 0;
     for (int64_t i = t->ilo; i <= t->ihi; i++) {
         int64_t lo, len;

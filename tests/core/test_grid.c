@@ -558,7 +558,22 @@ Test(grid, huge_rectangles_are_refused_quickly, .timeout = 10)
                  e.detail);
     cr_expect_gt(n, 0);
     cr_expect_lt(n, 20);
+    /* one kept column in each of ~10^9 rows: refused without walking them */
+    bg_params_init(&p);
+    p.divergence_mrad = (bg_opt_real){true, 1.0};
+    p.hdivsteps = (bg_opt_count){true, BG_AXIS_COUNT_MAX};
+    p.vdivstep_mrad = (bg_opt_real){true, 1000.0};
+    p.vdivsteps = (bg_opt_count){true, BG_AXIS_COUNT_MAX - 1};
+    r = resolve_ok(&p);
+    cr_expect_eq(bg_grid_count(&r, 100000000, &n, NULL, &e), BG_TOO_MANY);
     /* the same, with an untame ratio: refused, saying why */
+    bg_params_init(&p);
+    p.hdivrange_mrad = (bg_opt_real){true, 1.0};
+    p.hdivstep_mrad = (bg_opt_real){true, 0.3};
+    p.hdivsteps = (bg_opt_count){true, BG_AXIS_COUNT_MAX};
+    p.vdivrange_mrad = (bg_opt_real){true, 1.0};
+    p.vdivstep_mrad = (bg_opt_real){true, 0.3};
+    p.vdivsteps = (bg_opt_count){true, BG_AXIS_COUNT_MAX};
     p.hdivrange_mrad.value = 1e-200;
     r = resolve_ok(&p);
     cr_expect_eq(bg_grid_count(&r, 1000, &n, NULL, &e), BG_TOO_MANY);
