@@ -251,5 +251,5 @@ for r in reps:
 for p in ngx.get("ports", []):
     check(str(p).startswith("127.0.0.1:"), f"compose publishes {p} on loopback only")
 
-print(f"k8s/compose fields: {passed} passed, {failed} failed")
+print(f"k8s-fields: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

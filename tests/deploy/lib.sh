@@ -34,10 +34,11 @@ wait_port() {
 
 # start_beamgrid LOGFILE [ARGS...]: starts $BEAMGRID_BIN on 127.0.0.1 with a
 # free port (--port 0) and sets BG_PID and BG_PORT from its JSON startup
-# line on stderr. Returns 1 if no port appeared within 10 s.
+# line (stdout or stderr: both go to LOGFILE). Returns 1, having killed the
+# process, if no port appeared within 10 s.
 start_beamgrid() {
   local log=$1; shift
-  "$BEAMGRID_BIN" --bind 127.0.0.1 --port 0 "$@" 2>"$log" &
+  "$BEAMGRID_BIN" --bind 127.0.0.1 --port 0 "$@" >"$log" 2>&1 &
   BG_PID=$!
   BG_PORT=""
   local end=$((SECONDS + 10))
@@ -47,6 +48,8 @@ start_beamgrid() {
     kill -0 "$BG_PID" 2>/dev/null || break
     sleep 0.05
   done
+  kill -KILL "$BG_PID" 2>/dev/null || true
+  wait "$BG_PID" 2>/dev/null || true
   echo "beamgrid did not report a port; its log:" >&2
   cat "$log" >&2
   return 1
