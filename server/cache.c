@@ -51,6 +51,7 @@ struct bgs_cache {
     pthread_mutex_t lock;
     pthread_cond_t done;          /* broadcast when any entry completes */
     uint64_t max_bytes;
+    uint64_t max_live;
     bgs_entry **buckets;
     size_t n_buckets;             /* a power of two */
     size_t n_table;               /* entries in the table, any state */
@@ -58,6 +59,7 @@ struct bgs_cache {
     uint64_t bytes;
     uint64_t hits, misses, evictions;
     bgs_entry *lru_head, *lru_tail;
+    atomic_uint_fast64_t live;    /* every entry's bytes + reservations */
 };
 
 static uint64_t mask_hash(uint64_t h)
@@ -69,7 +71,7 @@ static uint64_t mask_hash(uint64_t h)
 #endif
 }
 
-bgs_cache *bgs_cache_new(uint64_t max_bytes)
+bgs_cache *bgs_cache_new(uint64_t max_bytes, uint64_t max_live)
 {
     bgs_cache *c = calloc(1, sizeof *c);
     if (c == NULL)
@@ -81,6 +83,7 @@ bgs_cache *bgs_cache_new(uint64_t max_bytes)
     }
     c->n_buckets = INITIAL_BUCKETS;
     c->max_bytes = max_bytes;
+    c->max_live = max_live;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->done, NULL);
     return c;
@@ -88,6 +91,7 @@ bgs_cache *bgs_cache_new(uint64_t max_bytes)
 
 static void entry_free(bgs_entry *e)
 {
+    atomic_fetch_sub(&e->cache->live, e->bytes);
     bg_grid_free(&e->grid);
     for (int i = 0; i < BGAPI_REPR_SLOTS; i++)
         free(e->reprs[i].buf);
@@ -205,15 +209,20 @@ static void table_remove(bgs_cache *c, bgs_entry *e)
     }
 }
 
-/* Evict least recently used entries until the bytes fit. The evicted
- * entries' table references are chained on *dead for release after
- * unlocking. */
+/* Evict least recently used entries until the bytes fit, both the cache's
+ * own and the memory alive (as far as evicting can help: referenced
+ * entries live on). The evicted entries' table references are chained on
+ * *dead for release after unlocking. */
 static void evict_to_bound(bgs_cache *c, bgs_entry **dead)
 {
-    while (c->bytes > c->max_bytes && c->lru_tail != NULL) {
+    uint64_t unpinned = 0; /* bytes the chain will free, at most */
+    while ((c->bytes > c->max_bytes ||
+            atomic_load(&c->live) - unpinned > c->max_live) &&
+           c->lru_tail != NULL) {
         bgs_entry *e = c->lru_tail;
         table_remove(c, e);
         c->evictions++;
+        unpinned += e->bytes;
         e->hnext = *dead;
         *dead = e;
     }
@@ -243,6 +252,7 @@ static bgs_entry *entry_new(bgs_cache *c, const unsigned char *key,
     e->key_len = len;
     memcpy(e->key, key, len);
     e->bytes = sizeof *e;
+    atomic_fetch_add(&c->live, e->bytes);
     return e;
 }
 
@@ -306,7 +316,9 @@ void bgs_cache_complete(bgs_entry *e, bg_grid *grid)
     pthread_mutex_lock(&c->lock);
     e->grid = *grid;
     memset(grid, 0, sizeof *grid);
-    e->bytes += grid_bytes(&e->grid);
+    uint64_t gb = grid_bytes(&e->grid);
+    e->bytes += gb;
+    atomic_fetch_add(&c->live, gb);
     atomic_store(&e->state, BGS_ENTRY_READY);
     if (e->in_table) {
         c->bytes += e->bytes;
@@ -409,6 +421,7 @@ void bgs_entry_repr_put(bgs_entry *e, int slot, char *buf, size_t len,
         s->buf = buf;
         s->len = len;
         e->bytes += len;
+        atomic_fetch_add(&c->live, len);
         if (e->in_table) {
             c->bytes += len;
             evict_to_bound(c, &dead);
@@ -429,4 +442,51 @@ void bgs_cache_stats_get(bgs_cache *c, bgs_cache_stats *out)
     out->bytes = c->bytes;
     out->entries = c->n_ready;
     pthread_mutex_unlock(&c->lock);
+    out->live_bytes = atomic_load(&c->live);
+}
+
+uint64_t bgs_cache_live_bytes(bgs_cache *c) { return atomic_load(&c->live); }
+
+static int try_reserve(bgs_cache *c, uint64_t bytes)
+{
+    uint64_t limit = c->max_live;
+    uint_fast64_t cur = atomic_load(&c->live);
+    do {
+        if (bytes > limit || cur > limit - bytes)
+            return -1;
+    } while (!atomic_compare_exchange_weak(&c->live, &cur, cur + bytes));
+    return 0;
+}
+
+/* Evict the least recently used entry, if any. Returns 0 or -1. */
+static int evict_one(bgs_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bgs_entry *e = c->lru_tail;
+    if (e != NULL) {
+        table_remove(c, e);
+        c->evictions++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    bgs_entry_release(e); /* frees it unless a response still holds it */
+    return e != NULL ? 0 : -1;
+}
+
+int bgs_cache_reserve(bgs_cache *c, uint64_t bytes)
+{
+    while (try_reserve(c, bytes) != 0) {
+        if (evict_one(c) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void bgs_cache_unreserve(bgs_cache *c, uint64_t bytes)
+{
+    atomic_fetch_sub(&c->live, bytes);
+}
+
+uint64_t bgs_grid_bytes(uint64_t count)
+{
+    return count * (5u * sizeof(double) + 3u * sizeof(double));
 }

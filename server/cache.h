@@ -44,9 +44,11 @@ typedef struct bgs_waiter {
     struct bgs_waiter *next;
 } bgs_waiter;
 
-/* A new cache bounded to max_bytes (0: nothing stays after its last
- * reference, but single-flight still works). NULL on allocation failure. */
-bgs_cache *bgs_cache_new(uint64_t max_bytes);
+/* A new cache holding at most max_bytes (0: nothing stays after its last
+ * reference, but single-flight still works), and evicting, too, while the
+ * memory alive (bgs_cache_live_bytes) exceeds max_live. NULL on allocation
+ * failure. */
+bgs_cache *bgs_cache_new(uint64_t max_bytes, uint64_t max_live);
 
 /* Free the cache and every entry it holds. Entries still referenced by
  * callers must have been released before; call when all requests are
@@ -115,5 +117,22 @@ void bgs_entry_repr_put(bgs_entry *e, int slot, char *buf, size_t len,
 
 /* The cache's counters and gauges. */
 void bgs_cache_stats_get(bgs_cache *c, bgs_cache_stats *out);
+
+/* Memory alive: the bytes of every entry not yet freed (cached, or
+ * evicted but still referenced by a response being sent) plus the
+ * reservations below. */
+uint64_t bgs_cache_live_bytes(bgs_cache *c);
+
+/* Reserve `bytes` for a grid about to be computed: succeeds (returns 0)
+ * only if the live bytes stay within max_live, evicting least recently used
+ * entries to make room; returns -1 when even an empty cache leaves no room
+ * (what is left is being computed or sent). The owner
+ * drops the reservation with bgs_cache_unreserve once the grid is in its
+ * entry (or the computation failed). Thread-safe. */
+int bgs_cache_reserve(bgs_cache *c, uint64_t bytes);
+void bgs_cache_unreserve(bgs_cache *c, uint64_t bytes);
+
+/* The bytes a grid of `count` float64 sources with positions takes. */
+uint64_t bgs_grid_bytes(uint64_t count);
 
 #endif

@@ -32,11 +32,11 @@ typedef struct job {
 struct bgs_compute {
     uv_async_t async;             /* loop thread: drain `incoming` */
     uv_loop_t *loop;
-    int threads;
-    int64_t max_pending;
+    bgs_compute_limits lim;
+    bgs_cache *cache;
     bgs_metrics *metrics;
     pthread_mutex_t lock;
-    job *incoming;                /* pushed by HTTP threads, LIFO */
+    job *head, *tail;             /* pushed by HTTP threads, FIFO */
 };
 
 static double now_s(void)
@@ -62,18 +62,38 @@ static bg_status run(const bg_resolved *r, uint64_t count, int threads,
     return s;
 }
 
-/* End entry e with the outcome of a run. */
+/* End entry e with the outcome of a run and drop the run's memory
+ * reservation (the grid's bytes now count through the entry). */
 static void finish(bgs_compute *q, bgs_entry *e, bg_status s, bg_grid *g,
-                   const bg_error *err, double seconds)
+                   const bg_error *err, double seconds, uint64_t count)
 {
     if (s == BG_OK) {
         bgs_metrics_compute(q->metrics, g->count, seconds);
         bgs_cache_complete(e, g);
-        return;
+    } else {
+        bgapi_problem p;
+        bgapi_problem_from_core(&p, err);
+        bgs_cache_fail(e, &p);
     }
+    bgs_cache_unreserve(q->cache, bgs_grid_bytes(count));
+}
+
+/* Refuse a computation with 503: e is failed and the shed counted. */
+static int shed(bgs_compute *q, bgs_entry *e, const char *why)
+{
     bgapi_problem p;
-    bgapi_problem_from_core(&p, err);
+    bgs_metrics_shed(q->metrics);
+    bgapi_problem_set(&p, 503, "overloaded", "Server overloaded", NULL,
+                      "%s; retry shortly", why);
     bgs_cache_fail(e, &p);
+    return -1;
+}
+
+static int reserve(bgs_compute *q, bgs_entry *e, uint64_t count)
+{
+    if (bgs_cache_reserve(q->cache, bgs_grid_bytes(count)) == 0)
+        return 0;
+    return shed(q, e, "the memory for grids (--max-memory-mb) is in use");
 }
 
 void bgs_compute_inline(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
@@ -82,8 +102,10 @@ void bgs_compute_inline(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
     bg_grid g;
     bg_error err;
     double seconds;
-    bg_status s = run(r, count, q->threads, &g, &err, &seconds);
-    finish(q, e, s, &g, &err, seconds);
+    if (reserve(q, e, count) != 0)
+        return;
+    bg_status s = run(r, count, q->lim.threads, &g, &err, &seconds);
+    finish(q, e, s, &g, &err, seconds, count);
 }
 
 /* ---- the pool path ---- */
@@ -92,7 +114,7 @@ static void work_cb(uv_work_t *w)
 {
     job *j = w->data;
     bgs_metrics_pending_add(j->q->metrics, -1);
-    j->status = run(&j->resolved, j->count, j->q->threads, &j->grid,
+    j->status = run(&j->resolved, j->count, j->q->lim.threads, &j->grid,
                     &j->err, &j->seconds);
 }
 
@@ -104,7 +126,8 @@ static void after_work_cb(uv_work_t *w, int status)
         j->status = bg_error_set(&j->err, BG_NOMEM, "",
                                  "the computation was cancelled");
     }
-    finish(j->q, j->entry, j->status, &j->grid, &j->err, j->seconds);
+    finish(j->q, j->entry, j->status, &j->grid, &j->err, j->seconds,
+           j->count);
     bgs_entry_release(j->entry);
     free(j);
 }
@@ -113,8 +136,8 @@ static void async_cb(uv_async_t *a)
 {
     bgs_compute *q = a->data;
     pthread_mutex_lock(&q->lock);
-    job *list = q->incoming;
-    q->incoming = NULL;
+    job *list = q->head;
+    q->head = q->tail = NULL;
     pthread_mutex_unlock(&q->lock);
     while (list != NULL) {
         job *j = list;
@@ -125,15 +148,15 @@ static void async_cb(uv_async_t *a)
     }
 }
 
-bgs_compute *bgs_compute_new(uv_loop_t *loop, int threads,
-                             int64_t max_pending, bgs_metrics *metrics)
+bgs_compute *bgs_compute_new(uv_loop_t *loop, const bgs_compute_limits *lim,
+                             bgs_cache *cache, bgs_metrics *metrics)
 {
     bgs_compute *q = calloc(1, sizeof *q);
     if (q == NULL)
         return NULL;
     q->loop = loop;
-    q->threads = threads;
-    q->max_pending = max_pending;
+    q->lim = *lim;
+    q->cache = cache;
     q->metrics = metrics;
     pthread_mutex_init(&q->lock, NULL);
     if (uv_async_init(loop, &q->async, async_cb) != 0) {
@@ -157,29 +180,21 @@ void bgs_compute_close(bgs_compute *q)
     uv_close((uv_handle_t *)&q->async, closed_cb);
 }
 
-static int shed(bgs_compute *q, bgs_entry *e)
-{
-    bgapi_problem p;
-    bgs_metrics_shed(q->metrics);
-    bgapi_problem_set(&p, 503, "overloaded", "Server overloaded", NULL,
-                      "%lld large computations are already waiting; "
-                      "retry shortly",
-                      (long long)q->max_pending);
-    bgs_cache_fail(e, &p);
-    return -1;
-}
-
 int bgs_compute_submit(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
                        uint64_t count)
 {
-    if (bgs_metrics_pending_try(q->metrics, q->max_pending) != 0)
-        return shed(q, e);
+    if (bgs_metrics_pending_try(q->metrics, q->lim.max_pending) != 0)
+        return shed(q, e, "too many large computations are waiting");
+    if (reserve(q, e, count) != 0) {
+        bgs_metrics_pending_add(q->metrics, -1);
+        return -1;
+    }
     job *j = calloc(1, sizeof *j);
     if (j == NULL) {
         bg_error err;
         bgs_metrics_pending_add(q->metrics, -1);
         bg_error_set(&err, BG_NOMEM, "", "out of memory queueing a grid");
-        finish(q, e, BG_NOMEM, NULL, &err, 0);
+        finish(q, e, BG_NOMEM, NULL, &err, 0, count);
         return -1;
     }
     j->q = q;
@@ -188,8 +203,11 @@ int bgs_compute_submit(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
     j->resolved = *r;
     j->count = count;
     pthread_mutex_lock(&q->lock);
-    j->next = q->incoming;
-    q->incoming = j;
+    if (q->tail != NULL)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
     pthread_mutex_unlock(&q->lock);
     uv_async_send(&q->async);
     return 0;

@@ -40,6 +40,10 @@ static const opt_def OPTS[] = {
      "OpenMP threads per grid; 0 = number of cores"},
     {"cache-mb", "BEAMGRID_CACHE_MB", OPT_INT, OFF(cache_mb), 0, 1048576,
      "256", "cache bound in MiB (grids and encoded bodies); 0 = no cache"},
+    {"max-memory-mb", "BEAMGRID_MAX_MEMORY_MB", OPT_INT, OFF(max_memory_mb),
+     1, 16777216, "4096",
+     "MiB of grids alive at once (cached, computing, being sent); 503 past "
+     "it"},
     {"max-sources", "BEAMGRID_MAX_SOURCES", OPT_INT, OFF(max_sources), 1,
      INT64_C(10000000000), "20000000", "largest grid served, in sources"},
     {"max-body-kb", "BEAMGRID_MAX_BODY_KB", OPT_INT, OFF(max_body_kb), 1,

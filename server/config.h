@@ -31,6 +31,8 @@ typedef struct {
     int64_t threads;              /* HTTP threads; 0: one per core */
     int64_t compute_threads;      /* OpenMP threads per grid; 0: cores */
     int64_t cache_mb;             /* cache bound in MiB (0: no caching) */
+    int64_t max_memory_mb;        /* grids alive at once: cached, being
+                                     computed or sent (503 past it) */
     int64_t max_sources;          /* largest grid served */
     int64_t max_body_kb;          /* largest request body, KiB */
     int64_t max_pending;          /* queued computations before 503 */

@@ -150,12 +150,13 @@ static int start(runtime *rt)
     bgs_server *srv = &rt->srv;
     srv->compute_threads = bgs_config_threads(srv->cfg.compute_threads);
     srv->metrics = bgs_metrics_new();
-    srv->cache = bgs_cache_new((uint64_t)srv->cfg.cache_mb << 20);
+    srv->cache = bgs_cache_new((uint64_t)srv->cfg.cache_mb << 20,
+                               (uint64_t)srv->cfg.max_memory_mb << 20);
     if (srv->metrics == NULL || srv->cache == NULL ||
         uv_loop_init(&rt->loop) != 0)
         return -1;
-    srv->compute = bgs_compute_new(&rt->loop, srv->compute_threads,
-                                   srv->cfg.max_pending, srv->metrics);
+    bgs_compute_limits lim = {srv->compute_threads, srv->cfg.max_pending};
+    srv->compute = bgs_compute_new(&rt->loop, &lim, srv->cache, srv->metrics);
     if (srv->compute == NULL || watch(rt, &rt->sig_term, SIGTERM) != 0 ||
         watch(rt, &rt->sig_int, SIGINT) != 0 ||
         watch(rt, &rt->sig_hup, SIGHUP) != 0 ||

@@ -232,6 +232,10 @@ static void render_cache(FILE *f, const bgs_cache_stats *c)
            "Bytes held by cached grids and encoded bodies.", c->bytes);
     scalar(f, "beamgrid_cache_entries", "gauge", "Cached grids.",
            c->entries);
+    scalar(f, "beamgrid_memory_live_bytes", "gauge",
+           "Bytes of grids alive: cached, being computed or being sent "
+           "(bounded by --max-memory-mb).",
+           c->live_bytes);
 }
 
 static void render_compute(FILE *f, const bgs_metrics *m)

@@ -178,3 +178,34 @@ Test(concurrency, full_queue_sheds)
     cr_assert_eq(metric(&s, "beamgrid_pending_computations"), 0);
     cr_assert_eq(bgt_server_stop(&s, 10), 0, "log: %s", s.log_path);
 }
+
+Test(concurrency, memory_budget_sheds)
+{
+    static const char *const flags[] = {"--max-memory-mb", "1", NULL};
+    bgt_server s;
+    bgt_response r;
+    char retry[16];
+    cr_assert_eq(bgt_server_start(&s, flags), 0);
+    /* 40,000 sources with positions need 2.5 MiB. */
+    cr_assert_eq(bgt_post_json(&s, "/v1/sources?format=bin",
+                               "{\"divsteps\":200,\"divergence_mrad\":1,"
+                               "\"round_div\":false}",
+                               NULL, &r),
+                 0);
+    cr_assert_eq(r.status, 503, "%s", r.body);
+    cr_assert_str_eq(bgt_header(&r, "Retry-After", retry, sizeof retry), "1");
+    bgt_response_free(&r);
+    /* Small grids still fit, one after another (the cache makes room). */
+    for (int i = 1; i <= 20; i++) {
+        char body[128];
+        snprintf(body, sizeof body,
+                 "{\"divsteps\":60,\"divergence_mrad\":1,\"round_div\":false,"
+                 "\"lambda_A\":%d}", i);
+        cr_assert_eq(bgt_post_json(&s, "/v1/sources?format=bin", body, NULL, &r), 0);
+        cr_assert_eq(r.status, 200, "grid %d: %s", i, r.body);
+        bgt_response_free(&r);
+    }
+    cr_assert_leq(metric(&s, "beamgrid_memory_live_bytes"), 1 << 20);
+    cr_assert_gt(metric(&s, "beamgrid_cache_evictions_total"), 0);
+    cr_assert_eq(bgt_server_stop(&s, 10), 0, "log: %s", s.log_path);
+}

@@ -65,7 +65,7 @@ static uint64_t h(const char *key)
 
 Test(cache, miss_then_hit)
 {
-    bgs_cache *c = bgs_cache_new(1 << 20);
+    bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
     bgs_entry *e = insert(c, "a", h("a"), 1.0);
     bgs_entry_release(e);
     cr_assert_eq(lookup(c, "a", h("a"), &e), BGS_LOOKUP_HIT);
@@ -84,7 +84,7 @@ Test(cache, miss_then_hit)
 Test(cache, lru_eviction_order)
 {
     /* Room for two grids, not three. */
-    bgs_cache *c = bgs_cache_new(2 * GRID_BYTES + GRID_BYTES / 2);
+    bgs_cache *c = bgs_cache_new(2 * GRID_BYTES + GRID_BYTES / 2, UINT64_MAX);
     bgs_entry *e;
     bgs_entry_release(insert(c, "a", h("a"), 1));
     bgs_entry_release(insert(c, "b", h("b"), 2));
@@ -110,7 +110,7 @@ Test(cache, lru_eviction_order)
 Test(cache, byte_bound_holds)
 {
     uint64_t max = 5 * GRID_BYTES + GRID_BYTES / 2;
-    bgs_cache *c = bgs_cache_new(max);
+    bgs_cache *c = bgs_cache_new(max, UINT64_MAX);
     for (int i = 0; i < 50; i++) {
         char key[16];
         snprintf(key, sizeof key, "k%d", i);
@@ -129,7 +129,7 @@ Test(cache, byte_bound_holds)
 
 Test(cache, encoded_bodies_count_against_the_bound)
 {
-    bgs_cache *c = bgs_cache_new(3 * GRID_BYTES);
+    bgs_cache *c = bgs_cache_new(3 * GRID_BYTES, UINT64_MAX);
     bgs_entry *a = insert(c, "a", h("a"), 1);
     bgs_entry_release(insert(c, "b", h("b"), 2));
     const char *buf;
@@ -155,7 +155,7 @@ Test(cache, encoded_bodies_count_against_the_bound)
 
 Test(cache, second_body_for_a_slot_is_dropped)
 {
-    bgs_cache *c = bgs_cache_new(1 << 20);
+    bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
     bgs_entry *a = insert(c, "a", h("a"), 1);
     const char *buf;
     size_t len;
@@ -169,7 +169,7 @@ Test(cache, second_body_for_a_slot_is_dropped)
 
 Test(cache, reference_outlives_eviction)
 {
-    bgs_cache *c = bgs_cache_new(GRID_BYTES + GRID_BYTES / 2);
+    bgs_cache *c = bgs_cache_new(GRID_BYTES + GRID_BYTES / 2, UINT64_MAX);
     bgs_entry *a = insert(c, "a", h("a"), 7); /* still referenced */
     bgs_entry_release(insert(c, "b", h("b"), 8)); /* evicts a */
     bgs_cache_stats st;
@@ -189,7 +189,7 @@ Test(cache, reference_outlives_eviction)
 
 Test(cache, zero_bound_keeps_nothing)
 {
-    bgs_cache *c = bgs_cache_new(0);
+    bgs_cache *c = bgs_cache_new(0, UINT64_MAX);
     bgs_entry *e = insert(c, "a", h("a"), 1);
     cr_assert_eq(mark_of(e), 1, "usable while referenced");
     bgs_entry_release(e);
@@ -203,7 +203,7 @@ Test(cache, zero_bound_keeps_nothing)
 
 Test(cache, colliding_hashes_never_mix)
 {
-    bgs_cache *c = bgs_cache_new(1 << 20);
+    bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
     const char *keys[] = {"alpha", "beta", "gamma", "alphA", "alph"};
     for (int i = 0; i < 5; i++)
         bgs_entry_release(insert(c, keys[i], 42, i)); /* one hash for all */
@@ -220,7 +220,7 @@ Test(cache, colliding_hashes_never_mix)
 
 Test(cache, many_entries_grow_the_table)
 {
-    bgs_cache *c = bgs_cache_new(UINT64_MAX);
+    bgs_cache *c = bgs_cache_new(UINT64_MAX, UINT64_MAX);
     for (int i = 0; i < 300; i++) {
         char key[16];
         snprintf(key, sizeof key, "key-%d", i);
@@ -266,7 +266,7 @@ static void *blocking_waiter(void *p)
 
 Test(cache, concurrent_misses_compute_once)
 {
-    bgs_cache *c = bgs_cache_new(1 << 20);
+    bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
     bgs_entry *owner;
     cr_assert_eq(lookup(c, "k", 7, &owner), BGS_LOOKUP_MISS);
     pthread_t t[8];
@@ -306,7 +306,7 @@ static void count_wake(bgs_waiter *w)
 
 Test(cache, failure_wakes_waiters_and_is_not_cached)
 {
-    bgs_cache *c = bgs_cache_new(1 << 20);
+    bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
     bgs_entry *owner, *e1, *e2;
     cr_assert_eq(lookup(c, "k", 7, &owner), BGS_LOOKUP_MISS);
     cr_assert_eq(lookup(c, "k", 7, &e1), BGS_LOOKUP_WAIT);
@@ -341,7 +341,7 @@ Test(cache, failure_wakes_waiters_and_is_not_cached)
 
 Test(cache, subscribers_woken_once_on_success)
 {
-    bgs_cache *c = bgs_cache_new(1 << 20);
+    bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
     bgs_entry *owner, *e;
     cr_assert_eq(lookup(c, "k", 7, &owner), BGS_LOOKUP_MISS);
     cr_assert_eq(lookup(c, "k", 7, &e), BGS_LOOKUP_WAIT);
@@ -353,5 +353,83 @@ Test(cache, subscribers_woken_once_on_success)
     cr_assert_eq(mark_of(e), 3);
     bgs_entry_release(e);
     bgs_entry_release(owner);
+    bgs_cache_free(c);
+}
+
+/* ---- the memory budget ---- */
+
+Test(cache, live_bytes_follow_entries_and_reservations)
+{
+    bgs_cache *c = bgs_cache_new(UINT64_MAX, UINT64_MAX);
+    uint64_t empty = bgs_cache_live_bytes(c);
+    cr_assert_eq(empty, 0);
+    bgs_entry *a = insert(c, "a", h("a"), 1);
+    uint64_t one = bgs_cache_live_bytes(c);
+    cr_assert_geq(one, GRID_BYTES);
+    cr_assert_eq(bgs_cache_reserve(c, 1000), 0);
+    cr_assert_eq(bgs_cache_live_bytes(c), one + 1000);
+    bgs_cache_unreserve(c, 1000);
+    bgs_entry_release(a);
+    bgs_cache_free(c);
+}
+
+static bgs_cache *budget_cache(uint64_t extra)
+{
+    /* A cache whose memory budget is two grids (with their entries) plus
+     * `extra`. */
+    bgs_cache *probe = bgs_cache_new(UINT64_MAX, UINT64_MAX);
+    bgs_entry_release(insert(probe, "a", h("a"), 1));
+    uint64_t one = bgs_cache_live_bytes(probe);
+    bgs_cache_free(probe);
+    return bgs_cache_new(UINT64_MAX, 2 * one + extra);
+}
+
+Test(cache, reserve_evicts_to_make_room)
+{
+    bgs_cache *c = budget_cache(GRID_BYTES / 2);
+    bgs_entry_release(insert(c, "a", h("a"), 1));
+    bgs_entry_release(insert(c, "b", h("b"), 2));
+    /* Room for the new grid only if one entry goes: the older, a. */
+    cr_assert_eq(bgs_cache_reserve(c, GRID_BYTES), 0);
+    bgs_entry *e;
+    cr_assert_eq(lookup(c, "b", h("b"), &e), BGS_LOOKUP_HIT);
+    bgs_entry_release(e);
+    bgs_cache_stats st;
+    bgs_cache_stats_get(c, &st);
+    cr_assert_eq(st.evictions, 1);
+    cr_assert_eq(st.entries, 1);
+    bgs_cache_unreserve(c, GRID_BYTES);
+    bgs_cache_free(c);
+}
+
+Test(cache, reserve_fails_when_memory_is_pinned)
+{
+    bgs_cache *c = budget_cache(0);
+    bgs_entry *a = insert(c, "a", h("a"), 1); /* held: a response sends it */
+    cr_assert_eq(bgs_cache_reserve(c, 2 * GRID_BYTES), -1,
+                 "evicting a frees nothing while it is referenced");
+    cr_assert_eq(mark_of(a), 1);
+    bgs_entry_release(a);
+    cr_assert_eq(bgs_cache_reserve(c, 2 * GRID_BYTES), 0, "now it is gone");
+    bgs_cache_unreserve(c, 2 * GRID_BYTES);
+    cr_assert_eq(bgs_cache_reserve(c, UINT64_MAX), -1);
+    bgs_cache_free(c);
+}
+
+Test(cache, inserts_keep_memory_alive_within_budget)
+{
+    bgs_cache *c = budget_cache(0);
+    for (int i = 0; i < 10; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i);
+        bgs_entry *e = insert(c, key, h(key), i);
+        const char *buf;
+        size_t len;
+        bgs_entry_repr_put(e, 0, calloc(1, 1000), 1000, &buf, &len);
+        bgs_entry_release(e);
+        bgs_cache_stats st;
+        bgs_cache_stats_get(c, &st);
+        cr_assert_leq(st.live_bytes, 2 * GRID_BYTES + 4096, "after %d", i);
+    }
     bgs_cache_free(c);
 }

@@ -25,7 +25,7 @@ static size_t canon_of(double lambda, unsigned char *out)
 
 Test(cache_collide, every_hash_collides_and_keys_stay_apart)
 {
-    bgs_cache *c = bgs_cache_new(1 << 20);
+    bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
     unsigned char key[BGAPI_CANON_MAX];
     for (int round = 0; round < 2; round++) {
         for (int i = 1; i <= 20; i++) {

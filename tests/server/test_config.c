@@ -48,6 +48,7 @@ Test(config, defaults)
     cr_assert_eq(c.threads, 0);
     cr_assert_eq(c.compute_threads, 0);
     cr_assert_eq(c.cache_mb, 256);
+    cr_assert_eq(c.max_memory_mb, 4096);
     cr_assert_eq(c.max_sources, 20000000);
     cr_assert_eq(c.max_body_kb, 64);
     cr_assert_eq(c.max_pending, 16);
@@ -161,7 +162,7 @@ Test(config, help_and_version)
     setenv("BEAMGRID_PORT", "bad", 1); /* help answers anyway */
     cr_assert_eq(LOAD(&c, &s, "--help"), BGS_CONFIG_EXIT);
     const char *rows[] = {"--bind", "--port", "--threads", "--compute-threads",
-                          "--cache-mb", "--max-sources", "--max-body-kb",
+                          "--cache-mb", "--max-memory-mb", "--max-sources", "--max-body-kb",
                           "--max-pending", "--drain-s", "--max-connections",
                           "--per-ip-connections", "--timeout-s", "--log-file",
                           "--log-level", "BEAMGRID_PER_IP_CONNECTIONS"};

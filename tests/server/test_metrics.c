@@ -13,7 +13,7 @@
 
 static char *render(bgs_metrics *m)
 {
-    bgs_cache_stats cs = {3, 4, 5, 6, 7};
+    bgs_cache_stats cs = {3, 4, 5, 6, 7, 8};
     size_t len = 0;
     char *text = bgs_metrics_render(m, &cs, &len);
     cr_assert_not_null(text);
@@ -42,6 +42,7 @@ Test(metrics, empty_families_and_cache_numbers)
     cr_assert(has_line(t, "beamgrid_cache_evictions_total 5"));
     cr_assert(has_line(t, "beamgrid_cache_bytes 6"));
     cr_assert(has_line(t, "beamgrid_cache_entries 7"));
+    cr_assert(has_line(t, "beamgrid_memory_live_bytes 8"));
     cr_assert(has_line(t, "beamgrid_grids_computed_total 0"));
     cr_assert(has_line(t, "beamgrid_shed_total 0"));
     cr_assert(has_line(t, "beamgrid_inflight_requests 0"));
