@@ -107,7 +107,9 @@ fi
 echo "== runtime stage packages and the binary's libraries"
 mapfile -t run_pkgs < <(dfq apt "$df" last)
 apt-cache show libc6 >/dev/null 2>&1 || apt-get update -qq >/dev/null 2>&1 || true
-debian_has() { apt-cache show --no-all-versions "$1" 2>/dev/null | grep -qx "Package: $1"; }
+# (Output captured first: with pipefail, grep -q closing the pipe early
+# would fail the pipeline.)
+debian_has() { local out; out=$(apt-cache show --no-all-versions "$1" 2>/dev/null) && grep -qx "Package: $1" <<<"$out"; }
 for p in "${run_pkgs[@]}"; do
   check "runtime package $p exists in Debian $(cut -d. -f1 /etc/debian_version)" \
     debian_has "$p"
@@ -140,8 +142,9 @@ done < <(awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' "$work/ldd.txt")
 for p in "${run_pkgs[@]}"; do
   case "$p" in curl|ca-certificates) continue ;; esac
   need=0
+  files=$(dpkg -L "$p" 2>/dev/null || true)
   while read -r path; do
-    if dpkg -L "$p" 2>/dev/null | grep -qxF -e "$path" -e "/usr$path" -e "${path#/usr}"; then need=1; fi
+    if grep -qxF -e "$path" -e "/usr$path" -e "${path#/usr}" <<<"$files"; then need=1; fi
   done < <(awk '$2 == "=>" && $3 ~ /^\// {print $3}' "$work/ldd.txt")
   check "runtime package $p provides a library the binary links" [ "$need" = 1 ]
 done

@@ -73,6 +73,6 @@ cond() { eval "$1"; }
 # has_word WORD TEXT: TEXT contains WORD as a whole word.
 has_word() { grep -qw -- "$1" <<<"$2"; }
 # in_list X ITEMS...: X is one of the items.
-in_list() { local x=$1; shift; printf '%s\n' "$@" | grep -qxF -- "$x"; }
+in_list() { local x=$1 y; shift; for y in "$@"; do [ "$y" = "$x" ] && return 0; done; return 1; }
 # expect_rc RC COMMAND...: the command exits with status RC.
 expect_rc() { local want=$1 rc=0; shift; "$@" >/dev/null 2>&1 || rc=$?; [ "$rc" = "$want" ]; }
