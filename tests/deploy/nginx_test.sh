@@ -117,7 +117,7 @@ check "repeat POST: 200, not served from nginx's cache (X-Proxy-Cache: '$(hdr po
 echo "== GET by id: any replica answers"
 for r in "$r1_port" "$r2_port"; do
   st=$(req "direct_$r" "http://127.0.0.1:$r/v1/sources/$id")
-  check "replica :$r answers GET /v1/sources/$id directly: 200 (got $st)" [ "$st" = 200 ]
+  check "replica :$r answers GET /v1/sources/{id} directly: 200 (got $st)" [ "$st" = 200 ]
 done
 check "both replicas give the same bytes" cmp -s "$tmp/direct_$r1_port.b" "$tmp/direct_$r2_port.b"
 # Distinct representations are distinct cache keys, so each first GET goes
@@ -190,6 +190,10 @@ bad=$(cat "$tmp/client_1" "$tmp/client_2" | awk '$2 != 200' | wc -l)
 check "$total requests during and after the stop, none lost ($bad not 200)" \
   cond '[ "$total" -ge 200 ] && [ "$bad" = 0 ]'
 if [ "$bad" != 0 ]; then sort "$tmp/client_1" "$tmp/client_2" | uniq -c; fi
+r1_served=$(grep -c "upstream=127.0.0.1:$r1_port" "$tmp/logs/access.log" || true)
+check "replica 1 was serving through nginx before it stopped ($r1_served requests)" [ "$r1_served" -gt 0 ]
+retried=$(grep -c 'upstream=[^ ]*, ' "$tmp/logs/access.log" || true)
+echo "     (requests nginx passed on to the other replica after a failure: $retried)"
 st=$(req after "$lb/v1/sources/$id?format=txt&x=after")
 check "after the stop, nginx still answers from replica 2: 200 (got $st)" [ "$st" = 200 ]
 
