@@ -250,13 +250,12 @@ static int negotiate(bgs_request *req, bgapi_problem *p)
                            &req->repr, p);
 }
 
-enum MHD_Result bgs_handle_sources_begin(bgs_request *req)
+void bgs_handle_sources_begin(bgs_request *req)
 {
     const char *ct = bgs_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (bgapi_check_content_type(ct, &req->problem) != 0 ||
         negotiate(req, &req->problem) != 0)
         req->early = true;
-    return MHD_YES;
 }
 
 static enum MHD_Result handle_post(bgs_request *req)

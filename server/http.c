@@ -227,7 +227,7 @@ static void begin(bgs_request *req)
         return;
     }
     if (req->route.id == BGAPI_ROUTE_SOURCES_POST)
-        (void)bgs_handle_sources_begin(req);
+        bgs_handle_sources_begin(req);
 }
 
 /* Make room for n more body bytes: double, at least 4 KiB, at most max. */

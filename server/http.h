@@ -66,10 +66,14 @@ typedef struct bgs_request {
     const char *repr_tag;
 } bgs_request;
 
+/* Decide, from the headers alone, whether a POST /v1/sources is refused
+ * before its body is read (415, 406, 400 for ?format=): sets req->early
+ * and req->problem. */
+void bgs_handle_sources_begin(bgs_request *req);
+
 /* The handlers, one per route family. Each returns MHD_YES once it has
  * queued a response or suspended the connection, MHD_NO to drop the
  * connection. */
-enum MHD_Result bgs_handle_sources_begin(bgs_request *req);
 enum MHD_Result bgs_handle_sources(bgs_request *req);
 enum MHD_Result bgs_handle_ops(bgs_request *req);
 
