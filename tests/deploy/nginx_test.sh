@@ -13,6 +13,8 @@
 #   - SIGTERM to one replica while two clients keep sending requests loses
 #     none: every request during and after the stop is 200, and the stopped
 #     replica exits 0;
+#   - a slow download in flight on a replica when it gets SIGTERM completes
+#     (the drain), and the replica exits 0;
 #   - a smoke run of deploy/loadtest/run.sh (all three scenarios) through
 #     nginx, and of wrk.sh for two seconds.
 # Everything is bounded in time; a trap stops what the test started.
@@ -213,8 +215,23 @@ else
   not_ok "wrk is not installed (make deps)"
 fi
 
+echo "== drain: a request in flight when SIGTERM arrives completes"
+# A large grid (~7 MB as .npy) read slowly, straight from replica 2.
+st=$(req big "${json[@]}" --data-raw '{"divergence_mrad":1,"divsteps":101,"dispersion_percent":0.2,"dispsteps":21}' \
+       "http://127.0.0.1:$r2_port/v1/sources")
+big=$(hdr big content-location)
+check "large grid computed on replica 2 (got $st)" cond '[ "$st" = 200 ] && [ -n "$big" ]'
+/usr/bin/python3 "$here/slow_get.py" 127.0.0.1 "$r2_port" "$big?format=npy" 65536 0.01 > "$tmp/slow.out" &
+slow=$!
+pids+=("$slow")
+sleep 0.3
+t0=$SECONDS
 stop_pid "$r2_pid" 15
-check "replica 2 exits 0 after SIGTERM (got $STOP_RC)" [ "$STOP_RC" = 0 ]
+check "replica 2 exits 0 after SIGTERM (got $STOP_RC, in $((SECONDS - t0)) s)" [ "$STOP_RC" = 0 ]
+wait "$slow" || true
+read -r sst slen sgot ssecs < "$tmp/slow.out" || true
+check "the slow download in flight at SIGTERM completed: status ${sst:-none}, ${sgot:-0} of ${slen:-?} bytes in ${ssecs:-?} s" \
+  cond '[ "${sst:-}" = 200 ] && [ "${sgot:-0}" = "${slen:-x}" ] && [ "${sgot:-0}" -gt 4000000 ]'
 if [ "$FAILED" -gt 0 ]; then
   echo "--- nginx error log"; tail -n 20 "$tmp/logs/error.log"
   echo "--- replica logs"; tail -n 5 "$tmp/r1.log" "$tmp/r2.log"
