@@ -22,7 +22,7 @@
 #define BG_CACHE_HASH_BITS 64
 #endif
 
-#define KEY_MAX 255
+#define KEY_MAX         255
 #define INITIAL_BUCKETS 64
 
 typedef struct {
@@ -33,12 +33,12 @@ typedef struct {
 struct bgs_entry {
     bgs_cache *cache;
     atomic_int refs;
-    atomic_int state;             /* bgs_entry_state */
-    bool in_table;                /* guarded by cache->lock */
-    uint64_t hash;                /* masked */
-    uint64_t bytes;               /* accounted while in the table */
-    bgs_entry *hnext;             /* bucket chain */
-    bgs_entry *prev, *next;       /* LRU, most recent at head */
+    atomic_int state;       /* bgs_entry_state */
+    bool in_table;          /* guarded by cache->lock */
+    uint64_t hash;          /* masked */
+    uint64_t bytes;         /* accounted while in the table */
+    bgs_entry *hnext;       /* bucket chain */
+    bgs_entry *prev, *next; /* LRU, most recent at head */
     bgs_waiter *waiters;
     bg_grid grid;
     bgapi_problem problem;
@@ -49,17 +49,17 @@ struct bgs_entry {
 
 struct bgs_cache {
     pthread_mutex_t lock;
-    pthread_cond_t done;          /* broadcast when any entry completes */
+    pthread_cond_t done; /* broadcast when any entry completes */
     uint64_t max_bytes;
     uint64_t max_live;
     bgs_entry **buckets;
-    size_t n_buckets;             /* a power of two */
-    size_t n_table;               /* entries in the table, any state */
-    size_t n_ready;               /* READY entries in the table */
+    size_t n_buckets; /* a power of two */
+    size_t n_table;   /* entries in the table, any state */
+    size_t n_ready;   /* READY entries in the table */
     uint64_t bytes;
     uint64_t hits, misses, evictions;
     bgs_entry *lru_head, *lru_tail;
-    atomic_uint_fast64_t live;    /* every entry's bytes + reservations */
+    atomic_uint_fast64_t live; /* every entry's bytes + reservations */
 };
 
 static uint64_t mask_hash(uint64_t h)
@@ -147,8 +147,8 @@ static bgs_entry **bucket_of(bgs_cache *c, uint64_t hash)
     return &c->buckets[hash & (c->n_buckets - 1)];
 }
 
-static bgs_entry *table_find(bgs_cache *c, const unsigned char *key,
-                             size_t len, uint64_t hash)
+static bgs_entry *table_find(bgs_cache *c, const unsigned char *key, size_t len,
+                             uint64_t hash)
 {
     for (bgs_entry *e = *bucket_of(c, hash); e != NULL; e = e->hnext) {
         if (e->hash == hash && e->key_len == len &&
@@ -239,8 +239,8 @@ static void release_chain(bgs_entry *dead)
 
 /* ---- lookups ---- */
 
-static bgs_entry *entry_new(bgs_cache *c, const unsigned char *key,
-                            size_t len, uint64_t hash)
+static bgs_entry *entry_new(bgs_cache *c, const unsigned char *key, size_t len,
+                            uint64_t hash)
 {
     bgs_entry *e = calloc(1, sizeof *e);
     if (e == NULL)
@@ -371,14 +371,20 @@ bgs_entry_state bgs_entry_state_of(const bgs_entry *e)
     return (bgs_entry_state)atomic_load(&((bgs_entry *)e)->state);
 }
 
-const bg_grid *bgs_entry_grid(const bgs_entry *e) { return &e->grid; }
+const bg_grid *bgs_entry_grid(const bgs_entry *e)
+{
+    return &e->grid;
+}
 
 const bgapi_problem *bgs_entry_problem(const bgs_entry *e)
 {
     return &e->problem;
 }
 
-void bgs_entry_retain(bgs_entry *e) { atomic_fetch_add(&e->refs, 1); }
+void bgs_entry_retain(bgs_entry *e)
+{
+    atomic_fetch_add(&e->refs, 1);
+}
 
 void bgs_entry_release(bgs_entry *e)
 {
@@ -445,7 +451,10 @@ void bgs_cache_stats_get(bgs_cache *c, bgs_cache_stats *out)
     out->live_bytes = atomic_load(&c->live);
 }
 
-uint64_t bgs_cache_live_bytes(bgs_cache *c) { return atomic_load(&c->live); }
+uint64_t bgs_cache_live_bytes(bgs_cache *c)
+{
+    return atomic_load(&c->live);
+}
 
 static int try_reserve(bgs_cache *c, uint64_t bytes)
 {

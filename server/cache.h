@@ -24,15 +24,15 @@ typedef struct bgs_cache bgs_cache;
 typedef struct bgs_entry bgs_entry;
 
 typedef enum {
-    BGS_ENTRY_COMPUTING,          /* the owner is computing the grid */
-    BGS_ENTRY_READY,              /* the grid is there and immutable */
-    BGS_ENTRY_FAILED              /* the computation failed: see problem */
+    BGS_ENTRY_COMPUTING, /* the owner is computing the grid */
+    BGS_ENTRY_READY,     /* the grid is there and immutable */
+    BGS_ENTRY_FAILED     /* the computation failed: see problem */
 } bgs_entry_state;
 
 typedef enum {
-    BGS_LOOKUP_HIT,               /* a ready entry */
-    BGS_LOOKUP_MISS,              /* a new entry: the caller must compute */
-    BGS_LOOKUP_WAIT               /* another caller is computing it */
+    BGS_LOOKUP_HIT,  /* a ready entry */
+    BGS_LOOKUP_MISS, /* a new entry: the caller must compute */
+    BGS_LOOKUP_WAIT  /* another caller is computing it */
 } bgs_lookup;
 
 /* A callback for the end of a computation. The caller owns the memory and

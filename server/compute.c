@@ -30,13 +30,13 @@ typedef struct job {
 } job;
 
 struct bgs_compute {
-    uv_async_t async;             /* loop thread: drain `incoming` */
+    uv_async_t async; /* loop thread: drain `incoming` */
     uv_loop_t *loop;
     bgs_compute_limits lim;
     bgs_cache *cache;
     bgs_metrics *metrics;
     pthread_mutex_t lock;
-    job *head, *tail;             /* pushed by HTTP threads, FIFO */
+    job *head, *tail; /* pushed by HTTP threads, FIFO */
 };
 
 static double now_s(void)
@@ -126,8 +126,7 @@ static void after_work_cb(uv_work_t *w, int status)
         j->status = bg_error_set(&j->err, BG_NOMEM, "",
                                  "the computation was cancelled");
     }
-    finish(j->q, j->entry, j->status, &j->grid, &j->err, j->seconds,
-           j->count);
+    finish(j->q, j->entry, j->status, &j->grid, &j->err, j->seconds, j->count);
     bgs_entry_release(j->entry);
     free(j);
 }

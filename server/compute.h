@@ -20,8 +20,8 @@ typedef struct bgs_compute bgs_compute;
 
 /* Limits of a compute queue. */
 typedef struct {
-    int threads;                  /* OpenMP threads per grid */
-    int64_t max_pending;          /* pool jobs that may wait */
+    int threads;         /* OpenMP threads per grid */
+    int64_t max_pending; /* pool jobs that may wait */
 } bgs_compute_limits;
 
 /* A new compute queue on `loop` (the loop thread owns it). The cache and

@@ -17,12 +17,12 @@
 typedef enum { OPT_INT, OPT_ADDR, OPT_PATH, OPT_LEVEL } opt_kind;
 
 typedef struct {
-    const char *flag;             /* without the leading "--" */
+    const char *flag; /* without the leading "--" */
     const char *env;
     opt_kind kind;
-    size_t offset;                /* into bgs_config */
-    int64_t min, max;             /* OPT_INT only */
-    const char *def;              /* default, as text */
+    size_t offset;    /* into bgs_config */
+    int64_t min, max; /* OPT_INT only */
+    const char *def;  /* default, as text */
     const char *help;
 } opt_def;
 
@@ -38,10 +38,10 @@ static const opt_def OPTS[] = {
     {"compute-threads", "BEAMGRID_COMPUTE_THREADS", OPT_INT,
      OFF(compute_threads), 0, 1024, "0",
      "OpenMP threads per grid; 0 = number of cores"},
-    {"cache-mb", "BEAMGRID_CACHE_MB", OPT_INT, OFF(cache_mb), 0, 1048576,
-     "256", "cache bound in MiB (grids and encoded bodies); 0 = no cache"},
-    {"max-memory-mb", "BEAMGRID_MAX_MEMORY_MB", OPT_INT, OFF(max_memory_mb),
-     1, 16777216, "4096",
+    {"cache-mb", "BEAMGRID_CACHE_MB", OPT_INT, OFF(cache_mb), 0, 1048576, "256",
+     "cache bound in MiB (grids and encoded bodies); 0 = no cache"},
+    {"max-memory-mb", "BEAMGRID_MAX_MEMORY_MB", OPT_INT, OFF(max_memory_mb), 1,
+     16777216, "4096",
      "MiB of grids alive at once (cached, computing, being sent); 503 past "
      "it"},
     {"max-sources", "BEAMGRID_MAX_SOURCES", OPT_INT, OFF(max_sources), 1,
@@ -57,15 +57,15 @@ static const opt_def OPTS[] = {
     {"per-ip-connections", "BEAMGRID_PER_IP_CONNECTIONS", OPT_INT,
      OFF(per_ip_connections), 0, 1000000, "256",
      "open connections per client address; 0 = no limit"},
-    {"timeout-s", "BEAMGRID_TIMEOUT_S", OPT_INT, OFF(timeout_s), 0, 86400,
-     "30", "idle connection timeout in seconds; 0 = none"},
+    {"timeout-s", "BEAMGRID_TIMEOUT_S", OPT_INT, OFF(timeout_s), 0, 86400, "30",
+     "idle connection timeout in seconds; 0 = none"},
     {"async-min-sources", "BEAMGRID_ASYNC_MIN_SOURCES", OPT_INT,
      OFF(async_min_sources), 1, INT64_C(10000000000), "200000",
      "grids this large or larger are computed on the worker pool"},
     {"log-file", "BEAMGRID_LOG_FILE", OPT_PATH, OFF(log_file), 0, 0, "",
      "append JSON log lines here (default stderr); SIGHUP reopens it"},
-    {"log-level", "BEAMGRID_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0,
-     "info", "info|warn|error|off (request lines are info)"},
+    {"log-level", "BEAMGRID_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, "info",
+     "info|warn|error|off (request lines are info)"},
 };
 
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
@@ -162,8 +162,8 @@ static void describe(const opt_def *o, FILE *err)
     }
 }
 
-static int set_or_complain(bgs_config *cfg, const opt_def *o,
-                           const char *text, const char *source, FILE *err)
+static int set_or_complain(bgs_config *cfg, const opt_def *o, const char *text,
+                           const char *source, FILE *err)
 {
     if (set_opt(cfg, o, text) == 0)
         return 0;
@@ -194,8 +194,8 @@ static int load_env(bgs_config *cfg, FILE *err)
 {
     for (size_t i = 0; i < N_OPTS; i++) {
         const char *v = getenv(OPTS[i].env);
-        if (v != NULL && set_or_complain(cfg, &OPTS[i], v, OPTS[i].env,
-                                         err) != 0)
+        if (v != NULL &&
+            set_or_complain(cfg, &OPTS[i], v, OPTS[i].env, err) != 0)
             return -1;
     }
     return 0;
@@ -253,9 +253,8 @@ static bgs_config_result parse_flag(bgs_config *cfg, int argc, char **argv,
     }
     char source[48];
     snprintf(source, sizeof source, "--%s", o->flag);
-    return set_or_complain(cfg, o, value, source, err) == 0
-               ? BGS_CONFIG_RUN
-               : BGS_CONFIG_ERROR;
+    return set_or_complain(cfg, o, value, source, err) == 0 ? BGS_CONFIG_RUN
+                                                            : BGS_CONFIG_ERROR;
 }
 
 bgs_config_result bgs_config_load(bgs_config *cfg, int argc, char **argv,

@@ -26,30 +26,30 @@ typedef enum {
 } bgs_log_level;
 
 typedef struct {
-    char bind[BGS_BIND_MAX];      /* numeric IPv4 or IPv6 address */
-    int64_t port;                 /* 0: pick a free port */
-    int64_t threads;              /* HTTP threads; 0: one per core */
-    int64_t compute_threads;      /* OpenMP threads per grid; 0: cores */
-    int64_t cache_mb;             /* cache bound in MiB (0: no caching) */
-    int64_t max_memory_mb;        /* grids alive at once: cached, being
-                                     computed or sent (503 past it) */
-    int64_t max_sources;          /* largest grid served */
-    int64_t max_body_kb;          /* largest request body, KiB */
-    int64_t max_pending;          /* queued computations before 503 */
-    int64_t drain_s;              /* seconds in-flight work may take on stop */
+    char bind[BGS_BIND_MAX]; /* numeric IPv4 or IPv6 address */
+    int64_t port;            /* 0: pick a free port */
+    int64_t threads;         /* HTTP threads; 0: one per core */
+    int64_t compute_threads; /* OpenMP threads per grid; 0: cores */
+    int64_t cache_mb;        /* cache bound in MiB (0: no caching) */
+    int64_t max_memory_mb;   /* grids alive at once: cached, being
+                                computed or sent (503 past it) */
+    int64_t max_sources;     /* largest grid served */
+    int64_t max_body_kb;     /* largest request body, KiB */
+    int64_t max_pending;     /* queued computations before 503 */
+    int64_t drain_s;         /* seconds in-flight work may take on stop */
     int64_t max_connections;
-    int64_t per_ip_connections;   /* 0: no per-address limit */
-    int64_t timeout_s;            /* idle connection timeout; 0: none */
-    int64_t async_min_sources;    /* grids at least this large go to the
-                                     thread pool; smaller ones are inline */
-    char log_file[BGS_PATH_MAX];  /* "" : stderr */
+    int64_t per_ip_connections;  /* 0: no per-address limit */
+    int64_t timeout_s;           /* idle connection timeout; 0: none */
+    int64_t async_min_sources;   /* grids at least this large go to the
+                                    thread pool; smaller ones are inline */
+    char log_file[BGS_PATH_MAX]; /* "" : stderr */
     bgs_log_level log_level;
 } bgs_config;
 
 typedef enum {
-    BGS_CONFIG_RUN,               /* settings are valid: serve */
-    BGS_CONFIG_EXIT,              /* --help or --version was printed */
-    BGS_CONFIG_ERROR              /* a message was written to err */
+    BGS_CONFIG_RUN,  /* settings are valid: serve */
+    BGS_CONFIG_EXIT, /* --help or --version was printed */
+    BGS_CONFIG_ERROR /* a message was written to err */
 } bgs_config_result;
 
 /* Set *cfg to the built-in defaults. */

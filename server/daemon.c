@@ -28,7 +28,7 @@ typedef struct {
     uv_loop_t loop;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer;
-    uint64_t drain_deadline;      /* uv_now() ms */
+    uint64_t drain_deadline; /* uv_now() ms */
     MHD_socket listen_fd;
 } runtime;
 

@@ -30,9 +30,8 @@ static enum MHD_Result metrics(bgs_request *req)
     char *text = bgs_metrics_render(req->srv->metrics, &cs, &len);
     if (text == NULL)
         return MHD_NO;
-    return bgs_respond_owned(req, 200,
-                             "text/plain; version=0.0.4; charset=utf-8", text,
-                             len);
+    return bgs_respond_owned(
+        req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
 
 enum MHD_Result bgs_handle_ops(bgs_request *req)

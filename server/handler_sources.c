@@ -16,7 +16,7 @@
 #include "core/grid.h"
 #include "server/http.h"
 
-#define STREAM_BLOCK (64u * 1024u)
+#define STREAM_BLOCK        (64u * 1024u)
 #define MIN_CACHED_BODY_CAP (1u << 20)
 
 /* ---- streaming a large representation ---- */
@@ -25,12 +25,12 @@
  * so it does not depend on the request's lifetime. */
 
 typedef struct {
-    bgs_entry *entry;             /* a reference */
+    bgs_entry *entry; /* a reference */
     bg_resolved resolved;
     char id[BGAPI_ID_MAX + 1];
     bgapi_view view;
     bgapi_encoder *enc;
-    uint64_t *sent;               /* the request's byte count */
+    uint64_t *sent; /* the request's byte count */
     size_t stage_len, stage_pos;
     char stage[STREAM_BLOCK];
 } stream;
@@ -67,8 +67,7 @@ static void stream_free(void *cls)
     free(s);
 }
 
-static struct MHD_Response *stream_response(bgs_request *req,
-                                            uint64_t *size)
+static struct MHD_Response *stream_response(bgs_request *req, uint64_t *size)
 {
     stream *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -98,7 +97,10 @@ static struct MHD_Response *stream_response(bgs_request *req,
 
 /* ---- serving a cached body ---- */
 
-static void release_entry(void *cls) { bgs_entry_release(cls); }
+static void release_entry(void *cls)
+{
+    bgs_entry_release(cls);
+}
 
 /* The body of the request's representation, encoded now if not cached.
  * Returns 0, or -1 if it is too large to keep (stream it instead). */
@@ -119,8 +121,7 @@ static int cached_body(bgs_request *req, const char **buf, size_t *len)
     return 0;
 }
 
-static struct MHD_Response *buffer_response(bgs_request *req,
-                                            uint64_t *size)
+static struct MHD_Response *buffer_response(bgs_request *req, uint64_t *size)
 {
     const char *buf;
     size_t len;
@@ -200,8 +201,8 @@ static enum MHD_Result compute(bgs_request *req)
     const bgs_config *cfg = &req->srv->cfg;
     uint64_t count = 0;
     bg_error err;
-    if (bg_grid_count(&req->resolved, (uint64_t)cfg->max_sources, &count,
-                      NULL, &err) != BG_OK) {
+    if (bg_grid_count(&req->resolved, (uint64_t)cfg->max_sources, &count, NULL,
+                      &err) != BG_OK) {
         bgapi_problem p;
         bgapi_problem_from_core(&p, &err);
         bgs_cache_fail(req->entry, &p);
@@ -232,8 +233,8 @@ static enum MHD_Result serve(bgs_request *req)
                            req->etag))
         return not_modified(req);
     bgs_lookup how;
-    if (bgs_cache_acquire(req->srv->cache, canon, len,
-                          bgapi_hash64(canon, len), &req->entry, &how) != 0)
+    if (bgs_cache_acquire(req->srv->cache, canon, len, bgapi_hash64(canon, len),
+                          &req->entry, &how) != 0)
         return out_of_memory(req);
     req->cache_tag = how == BGS_LOOKUP_MISS ? "MISS" : "HIT";
     if (how == BGS_LOOKUP_MISS)
@@ -263,8 +264,8 @@ static enum MHD_Result handle_post(bgs_request *req)
     bgapi_problem p;
     bg_params params;
     bg_error err;
-    if (bgapi_parse_params(req->body ? req->body : "", req->body_len,
-                           &params, &p) != 0)
+    if (bgapi_parse_params(req->body ? req->body : "", req->body_len, &params,
+                           &p) != 0)
         return bgs_respond_problem(req, &p);
     if (bg_resolve(&params, &req->resolved, &err) != BG_OK) {
         bgapi_problem_from_core(&p, &err);

@@ -84,8 +84,7 @@ const char *bgs_header(const bgs_request *req, const char *name)
 
 const char *bgs_query(const bgs_request *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
-                                       name);
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 /* ---- responses ---- */
@@ -149,8 +148,7 @@ enum MHD_Result bgs_respond_problem(bgs_request *req, const bgapi_problem *p)
     if (p->status == 503)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (p->status == 405 && req->route.allow != NULL)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-                                req->route.allow);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->route.allow);
     return bgs_respond(req, p->status, resp, len);
 }
 
@@ -318,8 +316,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
     return dispatch(req);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-                         void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
     bgs_server *srv = cls;
     bgs_request *req = *con_cls;
@@ -330,8 +328,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
     uint64_t ns = now_ns() - req->t0_ns;
     bgs_metrics_request(srv->metrics, req->route.id, req->route.label,
                         req->method, req->status, (double)ns * 1e-9);
-    bgs_access a = {req->request_id, req->method, req->route.label,
-                    req->status,     req->bytes,  ns / 1000u,
+    bgs_access a = {req->request_id, req->method,  req->route.label,
+                    req->status,     req->bytes,   ns / 1000u,
                     req->cache_tag,  req->repr_tag};
     bgs_log_access(&a);
     bgs_entry_release(req->entry);
@@ -394,12 +392,10 @@ struct MHD_Daemon *bgs_http_start(bgs_server *srv)
     unsigned threads = (unsigned)bgs_config_threads(cfg->threads);
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_access, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-        MHD_OPTION_SOCK_ADDR, &addr.sa,
-        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_SOCK_ADDR,
+        &addr.sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)cfg->per_ip_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);

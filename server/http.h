@@ -25,16 +25,16 @@
 #define BGS_REQUEST_ID_MAX 64
 
 typedef enum {
-    BGS_PHASE_NEW,                /* headers seen, handler not yet run */
-    BGS_PHASE_WAITING,            /* suspended until an entry is done */
-    BGS_PHASE_ANSWERED            /* a response is queued */
+    BGS_PHASE_NEW,     /* headers seen, handler not yet run */
+    BGS_PHASE_WAITING, /* suspended until an entry is done */
+    BGS_PHASE_ANSWERED /* a response is queued */
 } bgs_phase;
 
 typedef struct bgs_request {
     bgs_server *srv;
     struct MHD_Connection *conn;
-    const char *method;           /* MHD's, valid for the request */
-    const char *path;             /* MHD's, without the query */
+    const char *method; /* MHD's, valid for the request */
+    const char *path;   /* MHD's, without the query */
     uint64_t t0_ns;
     bgapi_route route;
     char request_id[BGS_REQUEST_ID_MAX + 1];
@@ -43,7 +43,7 @@ typedef struct bgs_request {
     /* An answer decided before the body was read (415, 406, 413, 503
      * draining...): sent once the body has been consumed. */
     bool early;
-    bool early_close;             /* with Connection: close */
+    bool early_close; /* with Connection: close */
     bgapi_problem problem;
 
     /* POST body, bounded by --max-body-kb. */
@@ -55,14 +55,14 @@ typedef struct bgs_request {
     bg_resolved resolved;
     char id[BGAPI_ID_MAX + 1];
     char etag[BGAPI_ETAG_MAX];
-    bgs_entry *entry;             /* a reference while set */
+    bgs_entry *entry; /* a reference while set */
     bgs_waiter waiter;
     atomic_int wait_state;
 
     /* For the access log and metrics. */
     int status;
     uint64_t bytes;
-    const char *cache_tag;        /* "HIT", "MISS" or NULL */
+    const char *cache_tag; /* "HIT", "MISS" or NULL */
     const char *repr_tag;
 } bgs_request;
 

@@ -14,13 +14,13 @@
 #include <string.h>
 #include <time.h>
 
-#define LINE_MAX_BYTES 2048
-#define FIELD_MAX_CHARS 200       /* of one string field, before escaping */
+#define LINE_MAX_BYTES  2048
+#define FIELD_MAX_CHARS 200 /* of one string field, before escaping */
 
 static struct {
     pthread_mutex_t lock;
-    FILE *file;                   /* stderr or an owned file */
-    char path[BGS_PATH_MAX];      /* "" for stderr */
+    FILE *file;              /* stderr or an owned file */
+    char path[BGS_PATH_MAX]; /* "" for stderr */
     bgs_log_level level;
 } g_log = {PTHREAD_MUTEX_INITIALIZER, NULL, "", BGS_LOG_INFO};
 
@@ -39,7 +39,10 @@ static void put(line *l, const char *s, size_t n)
     l->len += n;
 }
 
-static void puts_raw(line *l, const char *s) { put(l, s, strlen(s)); }
+static void puts_raw(line *l, const char *s)
+{
+    put(l, s, strlen(s));
+}
 
 /* Append s as a JSON string, quotes included. */
 static void put_string(line *l, const char *s)
@@ -145,8 +148,8 @@ void bgs_log_reopen(void)
     FILE *f = open_append(g_log.path);
     int saved = errno;
     if (f == NULL) {
-        bgs_log_event(BGS_LOG_WARN, "log_reopen_failed", "%s: %s",
-                      g_log.path, strerror(saved));
+        bgs_log_event(BGS_LOG_WARN, "log_reopen_failed", "%s: %s", g_log.path,
+                      strerror(saved));
         return;
     }
     pthread_mutex_lock(&g_log.lock);
@@ -167,8 +170,7 @@ void bgs_log_close(void)
     pthread_mutex_unlock(&g_log.lock);
 }
 
-void bgs_log_event(bgs_log_level level, const char *event, const char *fmt,
-                   ...)
+void bgs_log_event(bgs_log_level level, const char *event, const char *fmt, ...)
 {
     if (!bgs_log_enabled(level))
         return;

@@ -16,12 +16,12 @@
 typedef struct {
     const char *request_id;
     const char *method;
-    const char *route;            /* route template, e.g. "/v1/sources/{id}" */
+    const char *route; /* route template, e.g. "/v1/sources/{id}" */
     int status;
-    uint64_t bytes;               /* body bytes sent */
-    uint64_t micros;              /* from headers received to completion */
-    const char *cache;            /* "HIT", "MISS" or NULL */
-    const char *repr;             /* representation tag or NULL */
+    uint64_t bytes;    /* body bytes sent */
+    uint64_t micros;   /* from headers received to completion */
+    const char *cache; /* "HIT", "MISS" or NULL */
+    const char *repr;  /* representation tag or NULL */
 } bgs_access;
 
 /* Open the log: path "" (or NULL) means stderr, else the file is opened for
@@ -42,8 +42,8 @@ int bgs_log_enabled(bgs_log_level level);
 
 /* Log an event with a printf-formatted message: {"ts","level","event",
  * "msg"}. The message is escaped. Thread-safe. */
-void bgs_log_event(bgs_log_level level, const char *event, const char *fmt,
-                   ...) __attribute__((format(printf, 3, 4)));
+void bgs_log_event(bgs_log_level level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Log a request line at info level. Thread-safe. */
 void bgs_log_access(const bgs_access *a);

@@ -1,8 +1,8 @@
 /* main.c - the beamgrid executable: settings in, exit status out.
  *
- * Everything else lives in libbgserver (the other server files), so tests can link the
- * same code. Exit status: 0 after a clean stop (or --help/--version), 1 if
- * the server could not start, 2 for invalid settings. */
+ * Everything else lives in libbgserver (the other server files), so tests can
+ * link the same code. Exit status: 0 after a clean stop (or --help/--version),
+ * 1 if the server could not start, 2 for invalid settings. */
 #include <stdio.h>
 
 #include "server/config.h"

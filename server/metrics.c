@@ -11,12 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_ROUTES 8                /* bgapi_route_id values */
+#define N_ROUTES  8 /* bgapi_route_id values */
 #define N_METHODS 4
 #define N_BUCKETS 16
 
-static const char *const METHODS[N_METHODS] = {"GET", "HEAD", "POST",
-                                               "OTHER"};
+static const char *const METHODS[N_METHODS] = {"GET", "HEAD", "POST", "OTHER"};
 static const int STATUSES[] = {200, 201, 204, 304, 400, 404, 405, 406,
                                408, 413, 415, 422, 429, 500, 503};
 #define N_STATUSES (sizeof STATUSES / sizeof STATUSES[0] + 1) /* + other */
@@ -52,7 +51,10 @@ bgs_metrics *bgs_metrics_new(void)
     return calloc(1, sizeof(bgs_metrics));
 }
 
-void bgs_metrics_free(bgs_metrics *m) { free(m); }
+void bgs_metrics_free(bgs_metrics *m)
+{
+    free(m);
+}
 
 static size_t method_index(const char *method)
 {
@@ -165,8 +167,8 @@ static void render_requests(FILE *f, const bgs_metrics *m)
     family(f, "beamgrid_http_requests_total", "counter",
            "HTTP requests answered, by route template, method and status.");
     for (size_t r = 0; r < N_ROUTES; r++) {
-        const char *label = atomic_load_explicit(
-            &((bgs_metrics *)m)->labels[r], RELAXED);
+        const char *label =
+            atomic_load_explicit(&((bgs_metrics *)m)->labels[r], RELAXED);
         for (size_t k = 0; label != NULL && k < N_METHODS; k++) {
             for (size_t s = 0; s < N_STATUSES; s++) {
                 uint64_t n = load(&m->requests[r][k][s]);
@@ -206,8 +208,8 @@ static void render_latency(FILE *f, const bgs_metrics *m)
     family(f, "beamgrid_http_request_duration_seconds", "histogram",
            "Time from request headers to the last response byte queued.");
     for (size_t r = 0; r < N_ROUTES; r++) {
-        const char *label = atomic_load_explicit(
-            &((bgs_metrics *)m)->labels[r], RELAXED);
+        const char *label =
+            atomic_load_explicit(&((bgs_metrics *)m)->labels[r], RELAXED);
         if (label != NULL)
             render_histogram(f, label, &m->latency[r]);
     }
@@ -230,8 +232,7 @@ static void render_cache(FILE *f, const bgs_cache_stats *c)
            "Entries evicted to stay within --cache-mb.", c->evictions);
     scalar(f, "beamgrid_cache_bytes", "gauge",
            "Bytes held by cached grids and encoded bodies.", c->bytes);
-    scalar(f, "beamgrid_cache_entries", "gauge", "Cached grids.",
-           c->entries);
+    scalar(f, "beamgrid_cache_entries", "gauge", "Cached grids.", c->entries);
     scalar(f, "beamgrid_memory_live_bytes", "gauge",
            "Bytes of grids alive: cached, being computed or being sent "
            "(bounded by --max-memory-mb).",

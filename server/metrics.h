@@ -18,7 +18,7 @@ typedef struct bgs_metrics bgs_metrics;
 typedef struct {
     uint64_t hits, misses, evictions;
     uint64_t bytes, entries;
-    uint64_t live_bytes;          /* cached, computing or being sent */
+    uint64_t live_bytes; /* cached, computing or being sent */
 } bgs_cache_stats;
 
 /* A new, zeroed set of metrics; NULL on allocation failure. */

@@ -20,13 +20,13 @@ struct MHD_Daemon;
 
 typedef struct {
     bgs_config cfg;
-    int compute_threads;          /* resolved from cfg (0 -> cores) */
+    int compute_threads; /* resolved from cfg (0 -> cores) */
     bgs_cache *cache;
     bgs_metrics *metrics;
     bgs_compute *compute;
     struct MHD_Daemon *daemon;
-    atomic_bool draining;         /* set once, on SIGTERM/SIGINT */
-    atomic_int suspended;         /* connections suspended right now */
+    atomic_bool draining; /* set once, on SIGTERM/SIGINT */
+    atomic_int suspended; /* connections suspended right now */
 } bgs_server;
 
 /* Run the server with *cfg until SIGTERM or SIGINT has drained it. Logs

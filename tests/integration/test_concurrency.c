@@ -20,8 +20,9 @@
 
 /* One million sources: long enough (tens of ms) for all clients to
  * arrive while it is computed. */
-#define BIG "{\"hdivrange_mrad\":1,\"vdivrange_mrad\":1,\"hdivsteps\":1000," \
-            "\"vdivsteps\":1000,\"round_div\":false%s}"
+#define BIG                                                                    \
+    "{\"hdivrange_mrad\":1,\"vdivrange_mrad\":1,\"hdivsteps\":1000,"           \
+    "\"vdivsteps\":1000,\"round_div\":false%s}"
 
 typedef struct {
     const bgt_server *srv;
@@ -33,7 +34,7 @@ typedef struct {
     char cache[16];
     char retry_after[16];
     size_t len;
-    unsigned long sum;            /* a checksum of the body */
+    unsigned long sum; /* a checksum of the body */
 } client;
 
 static void *run_client(void *arg)
@@ -42,8 +43,8 @@ static void *run_client(void *arg)
     const char *h[] = {"Content-Type: application/json", NULL};
     bgt_response r;
     pthread_barrier_wait(c->go);
-    if (bgt_request(c->srv, c->method, c->path, h,
-                    c->body[0] ? c->body : NULL, strlen(c->body), &r) != 0)
+    if (bgt_request(c->srv, c->method, c->path, h, c->body[0] ? c->body : NULL,
+                    strlen(c->body), &r) != 0)
         return NULL;
     c->status = r.status;
     bgt_header(&r, "X-Cache", c->cache, sizeof c->cache);
@@ -200,8 +201,10 @@ Test(concurrency, memory_budget_sheds)
         char body[128];
         snprintf(body, sizeof body,
                  "{\"divsteps\":60,\"divergence_mrad\":1,\"round_div\":false,"
-                 "\"lambda_A\":%d}", i);
-        cr_assert_eq(bgt_post_json(&s, "/v1/sources?format=bin", body, NULL, &r), 0);
+                 "\"lambda_A\":%d}",
+                 i);
+        cr_assert_eq(
+            bgt_post_json(&s, "/v1/sources?format=bin", body, NULL, &r), 0);
         cr_assert_eq(r.status, 200, "grid %d: %s", i, r.body);
         bgt_response_free(&r);
     }

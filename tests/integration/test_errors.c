@@ -18,7 +18,10 @@ static bgt_server srv;
 static const char *const FLAGS[] = {"--max-sources", "1000", "--max-body-kb",
                                     "1", NULL};
 
-static void start(void) { cr_assert_eq(bgt_server_start(&srv, FLAGS), 0); }
+static void start(void)
+{
+    cr_assert_eq(bgt_server_start(&srv, FLAGS), 0);
+}
 
 static void stop(void)
 {
@@ -62,11 +65,20 @@ static void post_expect(const char *json, long status, const char *field)
     bgt_response_free(&r);
 }
 
-Test(errors, malformed_json) { post_expect("{\"lambda_A\": 1.0", 400, NULL); }
+Test(errors, malformed_json)
+{
+    post_expect("{\"lambda_A\": 1.0", 400, NULL);
+}
 
-Test(errors, not_an_object) { post_expect("[1, 2]", 400, NULL); }
+Test(errors, not_an_object)
+{
+    post_expect("[1, 2]", 400, NULL);
+}
 
-Test(errors, unknown_field) { post_expect("{\"lambda\": 1.0}", 400, "lambda"); }
+Test(errors, unknown_field)
+{
+    post_expect("{\"lambda\": 1.0}", 400, "lambda");
+}
 
 Test(errors, wrong_type)
 {
@@ -93,7 +105,10 @@ Test(errors, zero_vector)
     post_expect("{\"beam_vector\": [0, 0, 0]}", 422, "beam_vector");
 }
 
-Test(errors, all_trimmed) { post_expect("{\"divsteps\": 1}", 422, NULL); }
+Test(errors, all_trimmed)
+{
+    post_expect("{\"divsteps\": 1}", 422, NULL);
+}
 
 Test(errors, too_many_sources)
 {
@@ -155,7 +170,8 @@ Test(errors, not_acceptable)
 Test(errors, bad_format_parameter)
 {
     bgt_response r;
-    cr_assert_eq(bgt_post_json(&srv, "/v1/sources?format=xml", "{}", NULL, &r), 0);
+    cr_assert_eq(bgt_post_json(&srv, "/v1/sources?format=xml", "{}", NULL, &r),
+                 0);
     json_decref(expect_problem(&r, 400, NULL));
     bgt_response_free(&r);
 }

@@ -1,12 +1,12 @@
 /* test_golden.c - every golden case through the real server.
  *
- * Each golden case (tests/golden, one JSON file each) is POSTed as JSON and the grid compared to
- * the expected one to 1e-12 relative (or the expected error status checked
- * as problem+json). Then the same grid in every other representation (npy
- * f8/f4 through numpy.load, BGRD f8/f4, the sourcefile text) is checked
- * against the JSON answer. Each runs twice: grids computed inline and
- * served from cached bodies, and grids computed on the thread pool and
- * streamed (--async-min-sources 1). */
+ * Each golden case (tests/golden, one JSON file each) is POSTed as JSON and the
+ * grid compared to the expected one to 1e-12 relative (or the expected error
+ * status checked as problem+json). Then the same grid in every other
+ * representation (npy f8/f4 through numpy.load, BGRD f8/f4, the sourcefile
+ * text) is checked against the JSON answer. Each runs twice: grids computed
+ * inline and served from cached bodies, and grids computed on the thread pool
+ * and streamed (--async-min-sources 1). */
 #include <criterion/criterion.h>
 #include <glob.h>
 #include <jansson.h>
@@ -36,14 +36,17 @@ static json_t *load_json(const char *text, size_t len)
     return j;
 }
 
-static double num(json_t *arr, size_t i) { return json_number_value(json_array_get(arr, i)); }
+static double num(json_t *arr, size_t i)
+{
+    return json_number_value(json_array_get(arr, i));
+}
 
 /* Compare a JSON answer's grid to the golden case's. */
 static void check_grid(const char *name, json_t *want, json_t *got)
 {
     size_t n = (size_t)json_integer_value(json_object_get(want, "count"));
-    cr_assert_eq(json_integer_value(json_object_get(got, "count")), (json_int_t)n,
-                 "%s: count", name);
+    cr_assert_eq(json_integer_value(json_object_get(got, "count")),
+                 (json_int_t)n, "%s: count", name);
     json_t *wd = json_object_get(want, "directions");
     json_t *gd = json_object_get(got, "directions");
     json_t *ww = json_object_get(want, "weights");
@@ -57,11 +60,13 @@ static void check_grid(const char *name, json_t *want, json_t *got)
         for (size_t k = 0; k < 3; k++) {
             double a = num(json_array_get(wd, i), k);
             double b = num(json_array_get(gd, i), k);
-            cr_assert(close_to(a, b, 1e-15), "%s: direction %zu.%zu %.17g vs %.17g",
-                      name, i, k, a, b);
+            cr_assert(close_to(a, b, 1e-15),
+                      "%s: direction %zu.%zu %.17g vs %.17g", name, i, k, a, b);
         }
-        cr_assert(close_to(num(ww, i), num(gw, i), 0), "%s: weight %zu", name, i);
-        cr_assert(close_to(num(wl, i), num(gl, i), 0), "%s: lambda %zu", name, i);
+        cr_assert(close_to(num(ww, i), num(gw, i), 0), "%s: weight %zu", name,
+                  i);
+        cr_assert(close_to(num(wl, i), num(gl, i), 0), "%s: lambda %zu", name,
+                  i);
     }
 }
 
@@ -82,7 +87,8 @@ static void check_case(const bgt_server *s, const char *path)
     json_t *want_status = json_object_get(c, "expect_status");
     char ct[128];
     if (want_status != NULL) {
-        cr_assert_eq(r.status, json_integer_value(want_status), "%s: %ld", path, r.status);
+        cr_assert_eq(r.status, json_integer_value(want_status), "%s: %ld", path,
+                     r.status);
         cr_assert_str_eq(bgt_header(&r, "Content-Type", ct, sizeof ct),
                          "application/problem+json", "%s", path);
     } else {
@@ -118,15 +124,21 @@ static void run_with(const char *const *flags,
     cr_assert_eq(bgt_server_stop(&s, 10), 0, "log: %s", s.log_path);
 }
 
-Test(golden, json_inline) { run_with(INLINE, check_case); }
+Test(golden, json_inline)
+{
+    run_with(INLINE, check_case);
+}
 
-Test(golden, json_pool) { run_with(POOL, check_case); }
+Test(golden, json_pool)
+{
+    run_with(POOL, check_case);
+}
 
 /* ---- the other representations against the JSON answer ---- */
 
 typedef struct {
     size_t n;
-    double *col[5];               /* x, y, z, weight, lambda */
+    double *col[5]; /* x, y, z, weight, lambda */
 } columns;
 
 static void columns_from_json(json_t *j, columns *c)
@@ -157,8 +169,8 @@ static uint64_t le(const unsigned char *p, int bytes)
     return v;
 }
 
-static void check_bin(const char *name, const bgt_response *r,
-                      const columns *c, int f32)
+static void check_bin(const char *name, const bgt_response *r, const columns *c,
+                      int f32)
 {
     const unsigned char *b = (const unsigned char *)r->body;
     size_t size = f32 ? 4 : 8;
@@ -175,7 +187,8 @@ static void check_bin(const char *name, const bgt_response *r,
             if (f32) {
                 float v;
                 memcpy(&v, p, 4);
-                cr_assert(v == (float)c->col[k][i], "%s: bin f4 %d/%zu", name, k, i);
+                cr_assert(v == (float)c->col[k][i], "%s: bin f4 %d/%zu", name,
+                          k, i);
             } else {
                 double v;
                 memcpy(&v, p, 8);
@@ -185,12 +198,13 @@ static void check_bin(const char *name, const bgt_response *r,
     }
 }
 
-static void check_txt(const char *name, const bgt_response *r,
-                      const columns *c, json_t *golden)
+static void check_txt(const char *name, const bgt_response *r, const columns *c,
+                      json_t *golden)
 {
     json_t *pos = json_object_get(golden, "positions_m");
     const char *p = r->body;
-    cr_assert(r->len == 0 || r->body[r->len - 1] == '\n', "%s: final newline", name);
+    cr_assert(r->len == 0 || r->body[r->len - 1] == '\n', "%s: final newline",
+              name);
     cr_assert_null(strchr(r->body, '\r'), "%s: no CR", name);
     cr_assert_null(strchr(r->body, '#'), "%s: no comment", name);
     for (size_t i = 0; i < c->n; i++) {
@@ -199,13 +213,16 @@ static void check_txt(const char *name, const bgt_response *r,
             double v = strtod(p, &end);
             cr_assert(end != p, "%s: txt line %zu", name, i);
             double want = num(json_array_get(pos, i), k);
-            cr_assert(close_to(v, want, 1e-14), "%s: txt pos %zu.%zu %.17g vs %.17g",
-                      name, i, k, v, want);
+            cr_assert(close_to(v, want, 1e-14),
+                      "%s: txt pos %zu.%zu %.17g vs %.17g", name, i, k, v,
+                      want);
             p = end;
         }
-        cr_assert(strtod(p, &end) == c->col[3][i], "%s: txt weight %zu", name, i);
+        cr_assert(strtod(p, &end) == c->col[3][i], "%s: txt weight %zu", name,
+                  i);
         p = end;
-        cr_assert(strtod(p, &end) == c->col[4][i], "%s: txt lambda %zu", name, i);
+        cr_assert(strtod(p, &end) == c->col[4][i], "%s: txt lambda %zu", name,
+                  i);
         p = end;
         cr_assert_eq(*p, '\n', "%s: txt line end %zu", name, i);
         p++;
@@ -227,7 +244,8 @@ static const char NPY_CHECK[] =
     "    if n:\n"
     "        ref[:, 0:3] = np.array(d['directions'])\n"
     "        ref[:, 3] = d['weights']; ref[:, 4] = d['wavelengths_m']\n"
-    "    assert np.array_equal(a, ref.astype(dt)), (args[i], 'values differ')\n";
+    "    assert np.array_equal(a, ref.astype(dt)), (args[i], 'values "
+    "differ')\n";
 
 #define NPY_MAX 64
 static char npy_args[NPY_MAX * 3][48];

@@ -12,12 +12,16 @@
 
 #include "tests/support/server.h"
 
-#define GRID "{\"divergence_mrad\":0.2,\"divsteps\":5,\"dispsteps\":2," \
-             "\"dispersion_percent\":0.1}"
+#define GRID                                                                   \
+    "{\"divergence_mrad\":0.2,\"divsteps\":5,\"dispsteps\":2,"                 \
+    "\"dispersion_percent\":0.1}"
 
 static bgt_server srv;
 
-static void start(void) { cr_assert_eq(bgt_server_start(&srv, NULL), 0); }
+static void start(void)
+{
+    cr_assert_eq(bgt_server_start(&srv, NULL), 0);
+}
 
 static void stop(void)
 {
@@ -206,7 +210,8 @@ Test(http, accept_and_format)
     bgt_response_free(&r);
 
     /* ?format= wins over Accept. */
-    cr_assert_eq(bgt_post_json(&srv, "/v1/sources?format=bin", GRID, txt, &r), 0);
+    cr_assert_eq(bgt_post_json(&srv, "/v1/sources?format=bin", GRID, txt, &r),
+                 0);
     cr_assert_str_eq(hdr(&r, "Content-Type"), "application/octet-stream");
     cr_assert_eq(memcmp(r.body, "BGRD", 4), 0);
     bgt_response_free(&r);
@@ -231,7 +236,8 @@ Test(http, request_ids)
     char longer[128] = "X-Request-Id: ";
     memset(longer + 14, 'a', 65);
     const char *too_long[] = {longer, NULL};
-    cr_assert_eq(bgt_request(&srv, "GET", "/healthz", too_long, NULL, 0, &r), 0);
+    cr_assert_eq(bgt_request(&srv, "GET", "/healthz", too_long, NULL, 0, &r),
+                 0);
     cr_assert_eq(strlen(hdr(&r, "X-Request-Id")), 16);
     bgt_response_free(&r);
 }

@@ -44,30 +44,38 @@ Test(ops, health_ready_metrics_openapi)
     bgt_response_free(&r);
 
     /* A grid first, so the grid metrics move. */
-    cr_assert_eq(bgt_post_json(&s, "/v1/sources",
-                               "{\"hdivsteps\":4,\"vdivsteps\":3,\"dispsteps\":5}",
-                               NULL, &r),
-                 0);
+    cr_assert_eq(
+        bgt_post_json(&s, "/v1/sources",
+                      "{\"hdivsteps\":4,\"vdivsteps\":3,\"dispsteps\":5}", NULL,
+                      &r),
+        0);
     bgt_response_free(&r);
     get_ok(&s, "/metrics", &r);
     cr_assert_not_null(strstr(hdr(&r, "Content-Type"), "text/plain"));
-    const char *names[] = {"beamgrid_cache_hits_total", "beamgrid_cache_misses_total",
-                           "beamgrid_cache_evictions_total", "beamgrid_cache_bytes",
-                           "beamgrid_cache_entries", "beamgrid_compute_seconds_total",
+    const char *names[] = {"beamgrid_cache_hits_total",
+                           "beamgrid_cache_misses_total",
+                           "beamgrid_cache_evictions_total",
+                           "beamgrid_cache_bytes",
+                           "beamgrid_cache_entries",
+                           "beamgrid_compute_seconds_total",
                            "beamgrid_grids_computed_total",
                            "beamgrid_sources_computed_total",
                            "beamgrid_inflight_requests",
-                           "beamgrid_pending_computations", "beamgrid_shed_total"};
+                           "beamgrid_pending_computations",
+                           "beamgrid_shed_total"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         cr_assert_geq(bgt_metric(r.body, names[i]), 0, "%s", names[i]);
     cr_assert_eq(bgt_metric(r.body, "beamgrid_grids_computed_total"), 1);
     cr_assert_eq(bgt_metric(r.body, "beamgrid_sources_computed_total"), 9,
                  "golden g05 has 9 sources");
-    cr_assert_eq(bgt_metric(r.body, "beamgrid_inflight_requests"), 1, "this one");
-    cr_assert_not_null(strstr(r.body, "beamgrid_http_requests_total{route=\"/v1/sources\","
-                                      "method=\"POST\",status=\"200\"} 1\n"));
-    cr_assert_not_null(strstr(r.body, "beamgrid_http_request_duration_seconds_bucket{"
-                                      "route=\"/healthz\",le=\"+Inf\"} 1\n"));
+    cr_assert_eq(bgt_metric(r.body, "beamgrid_inflight_requests"), 1,
+                 "this one");
+    cr_assert_not_null(
+        strstr(r.body, "beamgrid_http_requests_total{route=\"/v1/sources\","
+                       "method=\"POST\",status=\"200\"} 1\n"));
+    cr_assert_not_null(strstr(r.body,
+                              "beamgrid_http_request_duration_seconds_bucket{"
+                              "route=\"/healthz\",le=\"+Inf\"} 1\n"));
     bgt_response_free(&r);
 
     get_ok(&s, "/openapi.yaml", &r);
@@ -160,7 +168,8 @@ Test(ops, drain_on_sigterm)
 
     send_all(busy, body + 1);
     read_response(busy, buf, sizeof buf);
-    cr_assert(strncmp(buf, "HTTP/1.1 200", 12) == 0, "in-flight finishes: %s", buf);
+    cr_assert(strncmp(buf, "HTTP/1.1 200", 12) == 0, "in-flight finishes: %s",
+              buf);
     close(busy);
 
     int status;
@@ -259,14 +268,16 @@ Test(ops, env_twin_and_flag_precedence)
     bgt_response r;
     setenv("BEAMGRID_MAX_SOURCES", "3", 1);
     cr_assert_eq(bgt_server_start(&s, NULL), 0);
-    cr_assert_eq(bgt_post_json(&s, "/v1/sources", "{\"divsteps\":4}", NULL, &r), 0);
+    cr_assert_eq(bgt_post_json(&s, "/v1/sources", "{\"divsteps\":4}", NULL, &r),
+                 0);
     cr_assert_eq(r.status, 422, "env limit applies");
     bgt_response_free(&r);
     cr_assert_eq(bgt_server_stop(&s, 10), 0);
 
     static const char *const flags[] = {"--max-sources", "100", NULL};
     cr_assert_eq(bgt_server_start(&s, flags), 0);
-    cr_assert_eq(bgt_post_json(&s, "/v1/sources", "{\"divsteps\":4}", NULL, &r), 0);
+    cr_assert_eq(bgt_post_json(&s, "/v1/sources", "{\"divsteps\":4}", NULL, &r),
+                 0);
     cr_assert_eq(r.status, 200, "the flag wins");
     bgt_response_free(&r);
     cr_assert_eq(bgt_server_stop(&s, 10), 0);

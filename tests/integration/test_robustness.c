@@ -17,10 +17,14 @@
 
 static bgt_server srv;
 
-static const char *const FLAGS[] = {"--max-body-kb", "4", "--timeout-s", "1",
-                                    "--async-min-sources", "1000", NULL};
+static const char *const FLAGS[] = {
+    "--max-body-kb",       "4",    "--timeout-s", "1",
+    "--async-min-sources", "1000", NULL};
 
-static void start(void) { cr_assert_eq(bgt_server_start(&srv, FLAGS), 0); }
+static void start(void)
+{
+    cr_assert_eq(bgt_server_start(&srv, FLAGS), 0);
+}
 
 static void alive(void)
 {
@@ -95,7 +99,7 @@ static int exchange(const char *data, size_t len, char *out, size_t cap)
 typedef struct {
     const char *name;
     const char *raw;
-    int want;                     /* expected first status; 0: any or none */
+    int want; /* expected first status; 0: any or none */
 } raw_case;
 
 static const raw_case CASES[] = {
@@ -104,43 +108,81 @@ static const raw_case CASES[] = {
     {"bad version", "GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", 0},
     {"http/1.0", "GET /healthz HTTP/1.0\r\n\r\n", 200},
     {"odd method", "BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 405},
-    {"long method", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                    " /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 405},
-    {"binary path", "GET /v1/sources/\x01\x7f\xc3\x28 HTTP/1.1\r\nHost: x\r\n\r\n", 0},
-    {"percent nul id", "GET /v1/sources/AB%00CD HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+    {"long method",
+     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+     " /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+     405},
+    {"binary path",
+     "GET /v1/sources/\x01\x7f\xc3\x28 HTTP/1.1\r\nHost: x\r\n\r\n", 0},
+    {"percent nul id", "GET /v1/sources/AB%00CD HTTP/1.1\r\nHost: x\r\n\r\n",
+     404},
     {"dot dot", "GET /v1/../v1/sources/x HTTP/1.1\r\nHost: x\r\n\r\n", 404},
-    {"query junk", "GET /healthz?%zz&&==&format HTTP/1.1\r\nHost: x\r\n\r\n", 200},
-    {"format twice", "POST /v1/sources?format=npy&format=xml HTTP/1.1\r\nHost: x\r\n"
-                     "Content-Length: 2\r\n\r\n{}", 0},
-    {"binary header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: \x01\xff\r\n\r\n", 0},
-    {"binary accept", "POST /v1/sources HTTP/1.1\r\nHost: x\r\nAccept: \xff\xfe;q=\x01\r\n"
-                      "Content-Length: 2\r\n\r\n{}", 0},
-    {"bad content-length", "POST /v1/sources HTTP/1.1\r\nHost: x\r\n"
-                           "Content-Length: -5\r\n\r\n{}", 0},
-    {"huge content-length", "POST /v1/sources HTTP/1.1\r\nHost: x\r\n"
-                            "Content-Length: 99999999999999999999\r\n\r\n{}", 0},
-    {"chunked", "POST /v1/sources HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                "Content-Type: application/json\r\n\r\n"
-                "1\r\n{\r\n1\r\n}\r\n0\r\n\r\n", 200},
-    {"bad chunk", "POST /v1/sources HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  "zz\r\n{}\r\n0\r\n\r\n", 0},
-    {"truncated body", "POST /v1/sources HTTP/1.1\r\nHost: x\r\n"
-                       "Content-Length: 100\r\n\r\n{\"lambda", 0},
-    {"nul in body", "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n{\0}\n", 400},
-    {"deep json", "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n"
-                  "[[[[[[[[[[[[", 400},
-    {"huge number", "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: 19\r\n\r\n"
-                    "{\"divsteps\":1e999}\n", 0},
-    {"huge count", "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: 33\r\n\r\n"
-                   "{\"divsteps\":9223372036854775807}\n", 422},
-    {"bad content-type", "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Type: \x01\xff"
-                         "\r\nContent-Length: 2\r\n\r\n{}", 415},
-    {"expect continue", "POST /v1/sources HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                        "Content-Length: 2\r\n\r\n{}", 0},
-    {"nan literal", "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: 18\r\n\r\n"
-                    "{\"lambda_A\": NaN}\n", 400},
-    {"pipelined", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"
-                  "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200},
+    {"query junk", "GET /healthz?%zz&&==&format HTTP/1.1\r\nHost: x\r\n\r\n",
+     200},
+    {"format twice",
+     "POST /v1/sources?format=npy&format=xml HTTP/1.1\r\nHost: x\r\n"
+     "Content-Length: 2\r\n\r\n{}",
+     0},
+    {"binary header",
+     "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: \x01\xff\r\n\r\n", 0},
+    {"binary accept",
+     "POST /v1/sources HTTP/1.1\r\nHost: x\r\nAccept: \xff\xfe;q=\x01\r\n"
+     "Content-Length: 2\r\n\r\n{}",
+     0},
+    {"bad content-length",
+     "POST /v1/sources HTTP/1.1\r\nHost: x\r\n"
+     "Content-Length: -5\r\n\r\n{}",
+     0},
+    {"huge content-length",
+     "POST /v1/sources HTTP/1.1\r\nHost: x\r\n"
+     "Content-Length: 99999999999999999999\r\n\r\n{}",
+     0},
+    {"chunked",
+     "POST /v1/sources HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+     "Content-Type: application/json\r\n\r\n"
+     "1\r\n{\r\n1\r\n}\r\n0\r\n\r\n",
+     200},
+    {"bad chunk",
+     "POST /v1/sources HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+     "chunked\r\n\r\n"
+     "zz\r\n{}\r\n0\r\n\r\n",
+     0},
+    {"truncated body",
+     "POST /v1/sources HTTP/1.1\r\nHost: x\r\n"
+     "Content-Length: 100\r\n\r\n{\"lambda",
+     0},
+    {"nul in body",
+     "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n{\0}\n",
+     400},
+    {"deep json",
+     "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n"
+     "[[[[[[[[[[[[",
+     400},
+    {"huge number",
+     "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: 19\r\n\r\n"
+     "{\"divsteps\":1e999}\n",
+     0},
+    {"huge count",
+     "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: 33\r\n\r\n"
+     "{\"divsteps\":9223372036854775807}\n",
+     422},
+    {"bad content-type",
+     "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Type: \x01\xff"
+     "\r\nContent-Length: 2\r\n\r\n{}",
+     415},
+    {"expect continue",
+     "POST /v1/sources HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+     "Content-Length: 2\r\n\r\n{}",
+     0},
+    {"nan literal",
+     "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: 18\r\n\r\n"
+     "{\"lambda_A\": NaN}\n",
+     400},
+    {"pipelined",
+     "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: "
+     "x\r\n\r\n"
+     "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+     200},
 };
 
 Test(robust, raw_requests)
@@ -153,7 +195,8 @@ Test(robust, raw_requests)
             len = strstr(c->raw, "\r\n\r\n") - c->raw + 4 + 4;
         int status = exchange(c->raw, len, out, sizeof out);
         if (c->want != 0)
-            cr_assert_eq(status, c->want, "%s: got %d: %.300s", c->name, status, out);
+            cr_assert_eq(status, c->want, "%s: got %d: %.300s", c->name, status,
+                         out);
         alive();
     }
 }
@@ -204,10 +247,12 @@ Test(robust, vanish_while_computing)
         char body[200], raw[400];
         int n = snprintf(body, sizeof body,
                          "{\"divergence_mrad\":%d,\"divsteps\":300,"
-                         "\"round_div\":false}", i + 1);
+                         "\"round_div\":false}",
+                         i + 1);
         snprintf(raw, sizeof raw,
                  "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: %d"
-                 "\r\n\r\n%s", n, body);
+                 "\r\n\r\n%s",
+                 n, body);
         int fd = dial();
         send(fd, raw, strlen(raw), MSG_NOSIGNAL);
         close(fd);
@@ -218,7 +263,8 @@ Test(robust, vanish_while_computing)
     for (int tries = 0; tries < 500 && inflight != 1; tries++) {
         bgt_response r;
         usleep(20000);
-        cr_assert_eq(bgt_request(&srv, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+        cr_assert_eq(bgt_request(&srv, "GET", "/metrics", NULL, NULL, 0, &r),
+                     0);
         inflight = bgt_metric(r.body, "beamgrid_inflight_requests");
         bgt_response_free(&r);
     }
@@ -228,11 +274,14 @@ Test(robust, vanish_while_computing)
 Test(robust, vanish_while_streaming)
 {
     /* A large text body, abandoned after the first bytes. */
-    const char *body = "{\"divergence_mrad\":1,\"divsteps\":400,\"round_div\":false}";
+    const char *body =
+        "{\"divergence_mrad\":1,\"divsteps\":400,\"round_div\":false}";
     char raw[400], buf[4096];
-    snprintf(raw, sizeof raw,
-             "POST /v1/sources?format=txt HTTP/1.1\r\nHost: x\r\nContent-Length: "
-             "%zu\r\n\r\n%s", strlen(body), body);
+    snprintf(
+        raw, sizeof raw,
+        "POST /v1/sources?format=txt HTTP/1.1\r\nHost: x\r\nContent-Length: "
+        "%zu\r\n\r\n%s",
+        strlen(body), body);
     for (int i = 0; i < 5; i++) {
         int fd = dial();
         send(fd, raw, strlen(raw), MSG_NOSIGNAL);

@@ -15,7 +15,7 @@
 #include "api/ids.h"
 #include "server/cache.h"
 
-#define SOURCES 1000
+#define SOURCES    1000
 #define GRID_BYTES (SOURCES * 5 * 8)
 
 static bg_grid make_grid(double mark)
@@ -170,7 +170,7 @@ Test(cache, second_body_for_a_slot_is_dropped)
 Test(cache, reference_outlives_eviction)
 {
     bgs_cache *c = bgs_cache_new(GRID_BYTES + GRID_BYTES / 2, UINT64_MAX);
-    bgs_entry *a = insert(c, "a", h("a"), 7); /* still referenced */
+    bgs_entry *a = insert(c, "a", h("a"), 7);     /* still referenced */
     bgs_entry_release(insert(c, "b", h("b"), 8)); /* evicts a */
     bgs_cache_stats st;
     bgs_cache_stats_get(c, &st);

@@ -20,8 +20,8 @@ static bgs_config_result load(bgs_config *cfg, streams *s, int argc,
 {
     s->out = open_memstream(&s->out_buf, &s->out_len);
     s->err = open_memstream(&s->err_buf, &s->err_len);
-    bgs_config_result r = bgs_config_load(cfg, argc, (char **)argv, s->out,
-                                          s->err);
+    bgs_config_result r =
+        bgs_config_load(cfg, argc, (char **)argv, s->out, s->err);
     fclose(s->out);
     fclose(s->err);
     return r;
@@ -34,7 +34,8 @@ static void done(streams *s)
 }
 
 #define ARGV(...) ((const char *[]){"beamgrid", __VA_ARGS__})
-#define ARGC(...) ((int)(sizeof((const char *[]){"beamgrid", __VA_ARGS__}) / sizeof(char *)))
+#define ARGC(...)                                                              \
+    ((int)(sizeof((const char *[]){"beamgrid", __VA_ARGS__}) / sizeof(char *)))
 #define LOAD(cfg, s, ...) load(cfg, s, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
 
 Test(config, defaults)
@@ -111,13 +112,20 @@ Test(config, flag_wins_over_environment)
 Test(config, invalid_values)
 {
     static const char *const cases[][2] = {
-        {"--port", "65536"},       {"--port", "-1"},
-        {"--port", "80x"},         {"--port", ""},
-        {"--port", "+80"},         {"--port", " 80"},
-        {"--threads", "99999"},    {"--max-sources", "0"},
-        {"--max-body-kb", "0"},    {"--max-pending", "0"},
-        {"--bind", "localhost"},   {"--bind", "1.2.3.4.5"},
-        {"--log-level", "debug"},  {"--cache-mb", "1e3"},
+        {"--port", "65536"},
+        {"--port", "-1"},
+        {"--port", "80x"},
+        {"--port", ""},
+        {"--port", "+80"},
+        {"--port", " 80"},
+        {"--threads", "99999"},
+        {"--max-sources", "0"},
+        {"--max-body-kb", "0"},
+        {"--max-pending", "0"},
+        {"--bind", "localhost"},
+        {"--bind", "1.2.3.4.5"},
+        {"--log-level", "debug"},
+        {"--cache-mb", "1e3"},
         {"--port", "99999999999999999999999"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -137,7 +145,8 @@ Test(config, invalid_environment_names_the_variable)
     setenv("BEAMGRID_TIMEOUT_S", "soon", 1);
     const char *argv[] = {"beamgrid"};
     cr_assert_eq(load(&c, &s, 1, argv), BGS_CONFIG_ERROR);
-    cr_assert_not_null(strstr(s.err_buf, "BEAMGRID_TIMEOUT_S"), "%s", s.err_buf);
+    cr_assert_not_null(strstr(s.err_buf, "BEAMGRID_TIMEOUT_S"), "%s",
+                       s.err_buf);
     done(&s);
 }
 
@@ -161,11 +170,22 @@ Test(config, help_and_version)
     streams s;
     setenv("BEAMGRID_PORT", "bad", 1); /* help answers anyway */
     cr_assert_eq(LOAD(&c, &s, "--help"), BGS_CONFIG_EXIT);
-    const char *rows[] = {"--bind", "--port", "--threads", "--compute-threads",
-                          "--cache-mb", "--max-memory-mb", "--max-sources", "--max-body-kb",
-                          "--max-pending", "--drain-s", "--max-connections",
-                          "--per-ip-connections", "--timeout-s", "--log-file",
-                          "--log-level", "BEAMGRID_PER_IP_CONNECTIONS"};
+    const char *rows[] = {"--bind",
+                          "--port",
+                          "--threads",
+                          "--compute-threads",
+                          "--cache-mb",
+                          "--max-memory-mb",
+                          "--max-sources",
+                          "--max-body-kb",
+                          "--max-pending",
+                          "--drain-s",
+                          "--max-connections",
+                          "--per-ip-connections",
+                          "--timeout-s",
+                          "--log-file",
+                          "--log-level",
+                          "BEAMGRID_PER_IP_CONNECTIONS"};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         cr_assert_not_null(strstr(s.out_buf, rows[i]), "%s in --help", rows[i]);
     done(&s);

@@ -36,7 +36,8 @@ Test(metrics, empty_families_and_cache_numbers)
     bgs_metrics *m = bgs_metrics_new();
     char *t = render(m);
     cr_assert(has_line(t, "# TYPE beamgrid_http_requests_total counter"));
-    cr_assert(has_line(t, "# TYPE beamgrid_http_request_duration_seconds histogram"));
+    cr_assert(
+        has_line(t, "# TYPE beamgrid_http_request_duration_seconds histogram"));
     cr_assert(has_line(t, "beamgrid_cache_hits_total 3"));
     cr_assert(has_line(t, "beamgrid_cache_misses_total 4"));
     cr_assert(has_line(t, "beamgrid_cache_evictions_total 5"));
@@ -62,10 +63,12 @@ Test(metrics, requests_and_histogram)
                         20.0);
     char *t = render(m);
     cr_assert(has_line(t, "beamgrid_http_requests_total{route=\"/v1/sources\","
-                          "method=\"POST\",status=\"200\"} 2"), "%s", t);
+                          "method=\"POST\",status=\"200\"} 2"),
+              "%s", t);
     cr_assert(has_line(t, "beamgrid_http_requests_total{route=\"/v1/sources\","
                           "method=\"POST\",status=\"422\"} 1"));
-    const char *b = "beamgrid_http_request_duration_seconds_bucket{route=\"/v1/sources\",";
+    const char *b =
+        "beamgrid_http_request_duration_seconds_bucket{route=\"/v1/sources\",";
     char line[256];
     snprintf(line, sizeof line, "%sle=\"0.0001\"} 0", b);
     cr_assert(has_line(t, line), "%s", line);
@@ -77,9 +80,12 @@ Test(metrics, requests_and_histogram)
     cr_assert(has_line(t, line), "%s", line);
     snprintf(line, sizeof line, "%sle=\"+Inf\"} 3", b);
     cr_assert(has_line(t, line), "%s", line);
-    cr_assert(has_line(t, "beamgrid_http_request_duration_seconds_count{route=\"/v1/sources\"} 3"));
-    cr_assert_not_null(strstr(t, "beamgrid_http_request_duration_seconds_sum{route=\"/v1/sources\"} 20.0032"));
-    cr_assert_null(strstr(t, "route=\"/healthz\""), "unused routes are not shown");
+    cr_assert(has_line(t, "beamgrid_http_request_duration_seconds_count{route="
+                          "\"/v1/sources\"} 3"));
+    cr_assert_not_null(strstr(t, "beamgrid_http_request_duration_seconds_sum{"
+                                 "route=\"/v1/sources\"} 20.0032"));
+    cr_assert_null(strstr(t, "route=\"/healthz\""),
+                   "unused routes are not shown");
     free(t);
     bgs_metrics_free(m);
 }
@@ -88,11 +94,13 @@ Test(metrics, labels_stay_bounded)
 {
     bgs_metrics *m = bgs_metrics_new();
     bgs_metrics_request(m, BGAPI_ROUTE_NOT_FOUND, "other", "BREW", 418, 0.001);
-    bgs_metrics_request(m, BGAPI_ROUTE_NOT_FOUND, "other", "PATCH\"}\n", 299, 0.001);
+    bgs_metrics_request(m, BGAPI_ROUTE_NOT_FOUND, "other", "PATCH\"}\n", 299,
+                        0.001);
     bgs_metrics_request(m, BGAPI_ROUTE_NOT_FOUND, "other", NULL, 0, 0.001);
     char *t = render(m);
     cr_assert(has_line(t, "beamgrid_http_requests_total{route=\"other\","
-                          "method=\"OTHER\",status=\"other\"} 3"), "%s", t);
+                          "method=\"OTHER\",status=\"other\"} 3"),
+              "%s", t);
     cr_assert_null(strstr(t, "BREW"));
     cr_assert_null(strstr(t, "PATCH"));
     free(t);

@@ -16,15 +16,15 @@
 typedef struct {
     pid_t pid;
     int port;
-    char base[64];                /* "http://127.0.0.1:PORT" */
-    char log_path[128];           /* the server's stderr (its log) */
+    char base[64];      /* "http://127.0.0.1:PORT" */
+    char log_path[128]; /* the server's stderr (its log) */
 } bgt_server;
 
 typedef struct {
     long status;
-    char *body;                   /* NUL-terminated, malloc'd */
+    char *body; /* NUL-terminated, malloc'd */
     size_t len;
-    char *headers;                /* raw header block, NUL-terminated */
+    char *headers; /* raw header block, NUL-terminated */
 } bgt_response;
 
 /* Start beamgrid with extra flags (NULL-terminated list, may be NULL).
