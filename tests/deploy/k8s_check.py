@@ -148,8 +148,11 @@ try:
     check(cpu(res["requests"]["cpu"]) <= cpu(res["limits"]["cpu"]), "cpu request <= limit")
     check(mem(res["requests"]["memory"]) <= mem(res["limits"]["memory"]), "memory request <= limit")
     cache_mb = int(data.get("BEAMGRID_CACHE_MB", "256"))
-    check(mem(res["limits"]["memory"]) >= (cache_mb + 128) * 2**20,
-          f"memory limit leaves >= 128 MiB above BEAMGRID_CACHE_MB ({cache_mb})")
+    # The default bound on grids alive (4096 MiB) would outgrow most limits.
+    max_mem = int(data.get("BEAMGRID_MAX_MEMORY_MB", "4096"))
+    check(cache_mb <= max_mem, f"BEAMGRID_CACHE_MB ({cache_mb}) <= BEAMGRID_MAX_MEMORY_MB ({max_mem})")
+    check(mem(res["limits"]["memory"]) >= (max_mem + 256) * 2**20,
+          f"memory limit leaves >= 256 MiB above BEAMGRID_MAX_MEMORY_MB ({max_mem})")
     cpu_limit = math.ceil(cpu(res["limits"]["cpu"]))
     for k in ("BEAMGRID_THREADS", "BEAMGRID_COMPUTE_THREADS"):
         n = int(data.get(k, "0"))
@@ -248,8 +251,17 @@ for r in reps:
     check(gs > int(senv.get("BEAMGRID_DRAIN_S", "10")), f"compose {r} stop_grace_period > drain")
     check(s.get("read_only") is True and "ALL" in s.get("cap_drop", []),
           f"compose {r} read-only, all capabilities dropped")
+    lim = mem(str(s.get("mem_limit", "0")).replace("m", "M").replace("g", "G").replace("M", "Mi").replace("G", "Gi"))
+    cmax = int(senv.get("BEAMGRID_MAX_MEMORY_MB", "4096"))
+    check(lim >= (cmax + 256) * 2**20, f"compose {r} mem_limit leaves >= 256 MiB above BEAMGRID_MAX_MEMORY_MB")
 for p in ngx.get("ports", []):
     check(str(p).startswith("127.0.0.1:"), f"compose publishes {p} on loopback only")
+
+# deploy/OPERATIONS.md documents every setting the server has.
+with open(os.path.join(root, "deploy", "OPERATIONS.md")) as f:
+    ops = f.read()
+undocumented = sorted(v for v in known_env if v not in ops)
+check(not undocumented, f"OPERATIONS.md documents every BEAMGRID_* setting (missing: {undocumented})")
 
 print(f"k8s-fields: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -215,6 +215,17 @@ else
   not_ok "wrk is not installed (make deps)"
 fi
 
+echo "== metrics named in deploy/OPERATIONS.md exist"
+st=$(req metrics "http://127.0.0.1:$r2_port/metrics")
+missing=""
+while read -r m; do
+  grep -q "^$m" "$tmp/metrics.b" || missing="$missing $m"
+done < <(grep -o 'beamgrid_[a-z_]*[a-z]' "$repo/deploy/OPERATIONS.md" | sort -u)
+check "every metric OPERATIONS.md names is in /metrics (missing:${missing:- none})" \
+  cond '[ "$st" = 200 ] && [ -z "$missing" ]'
+st=$(req lbmetrics "$lb/metrics")
+check "/metrics through nginx from loopback: 200 (got $st)" [ "$st" = 200 ]
+
 echo "== drain: a request in flight when SIGTERM arrives completes"
 # A large grid (~7 MB as .npy) read slowly, straight from replica 2.
 st=$(req big "${json[@]}" --data-raw '{"divergence_mrad":1,"divsteps":101,"dispersion_percent":0.2,"dispsteps":21}' \
