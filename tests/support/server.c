@@ -150,7 +150,10 @@ int bgt_server_stop(bgt_server *s, int timeout_s)
         usleep(5000);
     }
     s->pid = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (code == 0)
+        unlink(s->log_path); /* kept only when something went wrong */
+    return code;
 }
 
 /* ---- the client ---- */

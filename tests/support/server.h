@@ -33,7 +33,8 @@ int bgt_server_start(bgt_server *s, const char *const *flags);
 
 /* SIGTERM the server and wait for it (up to timeout_s seconds, then
  * SIGKILL). Returns its exit status, or -1 if it died of a signal or had to
- * be killed. */
+ * be killed. The server's log file is removed after a clean exit 0 and
+ * kept otherwise. */
 int bgt_server_stop(bgt_server *s, int timeout_s);
 
 /* Send a request. method: "GET", "HEAD", "POST", ...; path includes any
