@@ -176,6 +176,7 @@ Test(ops, drain_on_sigterm)
     cr_assert_eq(waitpid(s.pid, &status, 0), s.pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit 0");
     s.pid = 0;
+    unlink(s.log_path);
 }
 
 Test(ops, drain_deadline)
