@@ -91,58 +91,61 @@ if [ "$scenario" != new ]; then
   fi
 fi
 
-# One curl config block per request. Body strings contain no backslashes.
-esc() { printf '%s' "${1//\"/\\\"}"; }
-post() {  # post BODY
-  printf 'url = "%s/v1/sources"\nheader = "Content-Type: application/json"\n' "$url"
-  printf 'data-raw = "%s"\n' "$(esc "$1")"
-}
-get() {  # get PATH_AND_QUERY
-  printf 'url = "%s%s"\n' "$url" "$1"
-}
-new_body() {  # new_body I -> a body with a lambda_A no other request of this run uses
-  awk -v i="$1" -v s="$salt" 'BEGIN {
-    printf "{\"divergence_mrad\":0.3,\"divsteps\":7,\"dispersion_percent\":0.2,\"dispsteps\":3,\"lambda_A\":%.7f}", 0.5 + ((s * 1000 + i) % 1000000) * 1e-6 }'
-}
-# request I -> writes the block for request I, and its expected status to expect.txt
-request() {
-  local i=$1 kind
-  case "$scenario" in
-    hits) kind=hit ;;
-    new) kind=new ;;
-    mixed)
-      case $(( i % 20 )) in
-        1[2-5]) kind=new ;;
-        16|17) kind=malformed ;;
-        18) kind=unknown ;;
-        19) kind=range ;;
-        *) kind=hit ;;
-      esac ;;
-  esac
-  case "$kind" in
-    hit)
-      case $(( i % 4 )) in
-        0) post "$hit_body" ;;
-        1) get "/v1/sources/$id" ;;
-        2) get "/v1/sources/$id?format=npy" ;;
-        3) get "/v1/sources/$id?format=txt" ;;
-      esac
-      echo 200 >&3 ;;
-    new) post "$(new_body "$i")"; echo 200 >&3 ;;
-    malformed) post '{"divergence_mrad": 0.5, "divsteps": '; echo 400 >&3 ;;
-    unknown) post '{"divergence_mrad":0.5,"no_such_field":1}'; echo 400 >&3 ;;
-    range)
-      if [ $(( i % 40 )) = 19 ]; then post '{"divsteps":-3}'
-      else post '{"lambda_A":1.0,"energy_eV":9000}'; fi
-      echo 422 >&3 ;;
-  esac
-  printf 'output = "/dev/null"\nmax-time = 30\nwrite-out = "%%{http_code} %%{time_total} %%header{x-cache}\\n"\n'
+# gen FROM TO: the curl config blocks for requests FROM..TO-1 on stdout, and
+# the status each should get appended to expect.txt (one awk per batch).
+# Bodies contain no backslashes; double quotes are escaped for curl.
+gen() {
+  awk -v from="$1" -v to="$2" -v scen="$scenario" -v url="$url" -v id="$id" \
+      -v salt="$salt" -v hit="$hit_body" -v expect="$work/expect.txt" '
+    function post(body) {
+      gsub(/"/, "\\\"", body)
+      printf "url = \"%s/v1/sources\"\nheader = \"Content-Type: application/json\"\n", url
+      printf "data-raw = \"%s\"\n", body
+    }
+    function get(path) { printf "url = \"%s%s\"\n", url, path }
+    BEGIN {
+      for (i = from; i < to; i++) {
+        if (i > from) print "next"
+        kind = scen == "new" ? "new" : "hit"
+        if (scen == "mixed") {
+          m = i % 20
+          if (m >= 12 && m <= 15) kind = "new"
+          else if (m == 16 || m == 17) kind = "malformed"
+          else if (m == 18) kind = "unknown"
+          else if (m == 19) kind = "range"
+        }
+        if (kind == "hit") {
+          m = i % 4
+          if (m == 0) post(hit)
+          else if (m == 1) get("/v1/sources/" id)
+          else if (m == 2) get("/v1/sources/" id "?format=npy")
+          else get("/v1/sources/" id "?format=txt")
+          code = 200
+        } else if (kind == "new") {
+          # a lambda_A (Angstrom) that no other request of this run uses
+          v = 500000 + (salt * 1000 + i) % 1000000
+          post(sprintf("{\"divergence_mrad\":0.3,\"divsteps\":7,\"dispersion_percent\":0.2,\"dispsteps\":3,\"lambda_A\":%d.%06d}", int(v / 1000000), v % 1000000))
+          code = 200
+        } else if (kind == "malformed") {
+          post("{\"divergence_mrad\": 0.5, \"divsteps\": "); code = 400
+        } else if (kind == "unknown") {
+          post("{\"divergence_mrad\":0.5,\"no_such_field\":1}"); code = 400
+        } else {
+          if (i % 40 == 19) post("{\"divsteps\":-3}")
+          else post("{\"lambda_A\":1.0,\"energy_eV\":9000}")
+          code = 422
+        }
+        print "output = \"/dev/null\"\nmax-time = 30"
+        print "write-out = \"%{http_code} %{time_total} %header{x-cache}\\n\""
+        print code >> expect
+      }
+    }'
 }
 
 batch=$(( conc * 25 ))
 results=$work/results.txt
 : > "$results"
-start=$(date +%s.%N)
+busy=0  # seconds spent in curl (request generation is not timed)
 deadline=$(( $(date +%s) + limit_s ))
 sent=0
 timed_out=0
@@ -151,25 +154,20 @@ while [ "$sent" -lt "$total" ]; do
   if [ "$now" -ge "$deadline" ]; then timed_out=1; break; fi
   n=$(( total - sent < batch ? total - sent : batch ))
   cfg=$work/batch.cfg
-  {
-    for (( k = 0; k < n; k++ )); do
-      [ "$k" -gt 0 ] && echo next
-      request $(( sent + k ))
-    done
-  } > "$cfg" 3>> "$work/expect.txt"
+  gen "$sent" $(( sent + n )) > "$cfg"
   # A hard stop for the batch too, should the server hang.
+  t0=$(date +%s.%N)
   timeout -k 2 $(( deadline - now + 1 )) \
     curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max "$conc" \
       -K "$cfg" >> "$results" || true
+  busy=$(awk -v b="$busy" -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.6f", b + t1 - t0 }')
   sent=$(( sent + n ))
 done
-end=$(date +%s.%N)
 
 done_n=$(wc -l < "$results")
 echo "scenario=$scenario target=$url requests=$done_n/$total concurrency=$conc"
-awk -v t0="$start" -v t1="$end" 'END {
-    wall = t1 - t0
-    if (NR > 0 && wall > 0) printf "wall %.2f s, %.1f requests/s\n", wall, NR / wall
+awk -v wall="$busy" 'END {
+    if (NR > 0 && wall > 0) printf "time %.2f s in curl, %.1f requests/s\n", wall, NR / wall
   }' "$results"
 cut -d' ' -f2 "$results" | sort -g | awk '
   { v[NR] = $1 * 1000 }
