@@ -127,6 +127,7 @@ test: deps
 	$(MAKE) openapi-lint
 	$(MAKE) unit integration
 	$(MAKE) sanitize
+	$(MAKE) deploy-test
 
 bench: deps
 	$(MAKE) $(BUILD)/bench/bench_core
