@@ -20,6 +20,7 @@ DURATION=${DURATION:-8}
 OUT=${OUT:-$ROOT/bench/results-http.md}
 GROWTH_TSV=${GROWTH_TSV:-$ROOT/bench/growth.tsv}
 WORK=$(mktemp -d)
+chmod 755 "$WORK"   # nginx workers (user nobody when run as root) read www/
 BG_PID=""
 NGINX_PID=""
 
