@@ -23,7 +23,7 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 # -ffp-contract=off: the trim test must not be fused into FMAs (SPEC 2.3).
 STD = -std=c11 -D_GNU_SOURCE -ffp-contract=off -fno-fast-math
 DEPS_PKGS = libmicrohttpd-dev libjansson-dev libuv1-dev libcriterion-dev \
-            libcurl4-openssl-dev pkg-config \
+            libcurl4-openssl-dev pkg-config python3-jsonschema \
             nginx-light curl wrk shellcheck gettext-base python3-yaml \
             python3-numpy
 SAN_FLAGS = $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
@@ -51,7 +51,7 @@ TEST_SUPPORT_OBJ = $(TEST_SUPPORT:%.c=$(BUILD)/%.o)
 Q = $(if $(V),,@)
 
 .PHONY: all run test unit integration sanitize deps bench fuzz format \
-        format-check clean openapi-lint
+        format-check clean openapi-lint openapi-check
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/beamgrid
@@ -124,7 +124,7 @@ sanitize:
 	$(MAKE) BUILD=build-san SANITIZER=address,undefined OPTIMIZATION=-O1 unit integration
 
 test: deps
-	$(MAKE) openapi-lint
+	$(MAKE) openapi-check
 	$(MAKE) unit integration
 	$(MAKE) sanitize
 	$(MAKE) deploy-test
@@ -137,10 +137,14 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libbgcore.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LDFLAGS_ALL) -lm -o $@
 
-# Lint openapi.yaml with Redocly's CLI, pinned in tests/openapi (npm).
+# Lint openapi.yaml with Redocly's CLI, pinned in tests/openapi (npm), then
+# check that every documented route answers on the real server as documented.
 openapi-lint:
 	@cd tests/openapi && { [ -x node_modules/.bin/redocly ] || npm ci --no-audit --no-fund --loglevel=error; } \
 	  && ./node_modules/.bin/redocly lint --config redocly.yaml ../../openapi.yaml
+
+openapi-check: openapi-lint $(BUILD)/beamgrid
+	BEAMGRID_BIN=$(BUILD)/beamgrid /usr/bin/python3 tests/openapi/routes_check.py
 
 # libFuzzer over parsing, validation, resolution and encoding (clang).
 # FUZZ_SECONDS bounds the run; findings land in build-fuzz/findings/.

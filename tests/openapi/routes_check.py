@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""routes_check.py - every route openapi.yaml documents answers on the real server.
+
+Starts build/beamgrid (BEAMGRID_BIN) on a free loopback port, then for each
+documented path and method sends a request built from the document itself (the
+first requestBody example, a real id for {id}) and checks that the status is
+one the operation documents, that the Content-Type is one documented for that
+status, and that JSON bodies validate against the documented schema. Then it
+sends one documented error per operation that takes input (a malformed body,
+an unknown id) and validates the problem+json the same way. Stops the server
+with SIGTERM and requires exit 0. Prints 'N passed, N failed'.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import jsonschema
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("BEAMGRID_BIN", os.path.join(ROOT, "build", "beamgrid"))
+DOC = yaml.safe_load(open(os.path.join(ROOT, "openapi.yaml")))
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok  ", what)
+    else:
+        failed += 1
+        print("FAIL", what)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def resolve(node):
+    """Follow a local $ref of the document."""
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        node = DOC
+        for part in ref.lstrip("#/").split("/"):
+            node = node[part]
+    return node
+
+
+def validate(schema, instance):
+    """Validate against a schema of the document, $refs resolving in it."""
+    root = dict(schema)
+    root["components"] = DOC["components"]
+    jsonschema.Draft202012Validator(root).validate(instance)
+
+
+def request(base, method, path, body=None, headers=None):
+    req = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def check_response(op, where, status, headers, body):
+    responses = op["responses"]
+    documented = str(status) in responses
+    check(documented, f"{where}: status {status} is documented ({sorted(responses)})")
+    if not documented:
+        return
+    resp = resolve(responses[str(status)])
+    content = resp.get("content")
+    if not content or status == 304:
+        return
+    ctype = (headers.get("Content-Type") or "").split(";")[0].strip()
+    check(ctype in content, f"{where}: Content-Type {ctype} is documented for {status}")
+    if ctype in ("application/json", "application/problem+json") and ctype in content:
+        schema = resolve(content[ctype].get("schema", {}))
+        try:
+            validate(schema, json.loads(body))
+            check(True, f"{where}: body validates against the documented schema")
+        except (jsonschema.ValidationError, ValueError) as e:
+            check(False, f"{where}: body validates against the documented schema: {e}")
+
+
+def example_body(op):
+    content = op["requestBody"]["content"]["application/json"]
+    examples = content.get("examples", {})
+    first = next(iter(examples.values()))["value"] if examples else {}
+    return json.dumps(first).encode()
+
+
+def main():
+    port = free_port()
+    proc = subprocess.Popen([BIN, "--bind", "127.0.0.1", "--port", str(port), "--log-level", "off"],
+                            stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if request(base, "GET", "/readyz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        json_hdr = {"Content-Type": "application/json"}
+        post = DOC["paths"]["/v1/sources"]["post"]
+        status, headers, body = request(base, "POST", "/v1/sources", example_body(post), json_hdr)
+        grid_id = headers.get("Content-Location", "/").rsplit("/", 1)[1]
+        for path, item in DOC["paths"].items():
+            for method, op in item.items():
+                real = path.replace("{id}", grid_id)
+                body = example_body(op) if "requestBody" in op else None
+                status, headers, data = request(base, method.upper(), real, body,
+                                                json_hdr if body else {})
+                check(200 <= status < 300, f"{method.upper()} {path}: answers {status}")
+                check_response(op, f"{method.upper()} {path}", status, headers, data)
+        # One documented error for each operation that takes input.
+        status, headers, data = request(base, "POST", "/v1/sources", b'{"lamda_A":1}', json_hdr)
+        check_response(post, "POST /v1/sources (unknown field)", status, headers, data)
+        check(status == 400, "POST /v1/sources (unknown field): 400")
+        status, headers, data = request(base, "POST", "/v1/sources", b'{"divsteps":1}', json_hdr)
+        check_response(post, "POST /v1/sources (all trimmed)", status, headers, data)
+        check(status == 422, "POST /v1/sources (all trimmed): 422")
+        get = DOC["paths"]["/v1/sources/{id}"]["get"]
+        status, headers, data = request(base, "GET", "/v1/sources/AAAA")
+        check_response(get, "GET /v1/sources/{id} (unknown id)", status, headers, data)
+        check(status == 404, "GET /v1/sources/{id} (unknown id): 404")
+        status, headers, data = request(base, "GET", "/v1/sources/" + grid_id,
+                                        headers={"If-None-Match": headers_etag(base, grid_id)})
+        check_response(get, "GET /v1/sources/{id} (If-None-Match)", status, headers, data)
+        check(status == 304, "GET /v1/sources/{id} (If-None-Match): 304")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    check(code == 0, f"SIGTERM: exit {code}")
+    print(f"routes-check: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def headers_etag(base, grid_id):
+    return request(base, "GET", "/v1/sources/" + grid_id)[1].get("ETag", "")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
