@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "api/negotiate.h"
 
@@ -25,9 +27,14 @@
 #define KEY_MAX         255
 #define INITIAL_BUCKETS 64
 
+/* An encoded body: malloc'd (fd -1) or a memory file mapped read-only.
+ * Written once under the lock, then published by `ready` (release), so
+ * readers need no lock. */
 typedef struct {
     char *buf;
     size_t len;
+    int fd;
+    atomic_bool ready;
 } repr_slot;
 
 struct bgs_entry {
@@ -89,12 +96,22 @@ bgs_cache *bgs_cache_new(uint64_t max_bytes, uint64_t max_live)
     return c;
 }
 
+static void body_free(char *buf, size_t len, int fd)
+{
+    if (fd < 0) {
+        free(buf);
+        return;
+    }
+    munmap(buf, len ? len : 1);
+    close(fd);
+}
+
 static void entry_free(bgs_entry *e)
 {
     atomic_fetch_sub(&e->cache->live, e->bytes);
     bg_grid_free(&e->grid);
     for (int i = 0; i < BGAPI_REPR_SLOTS; i++)
-        free(e->reprs[i].buf);
+        body_free(e->reprs[i].buf, e->reprs[i].len, e->reprs[i].fd);
     free(e);
 }
 
@@ -251,6 +268,8 @@ static bgs_entry *entry_new(bgs_cache *c, const unsigned char *key, size_t len,
     e->hash = hash;
     e->key_len = len;
     memcpy(e->key, key, len);
+    for (int i = 0; i < BGAPI_REPR_SLOTS; i++)
+        e->reprs[i].fd = -1;
     e->bytes = sizeof *e;
     atomic_fetch_add(&c->live, e->bytes);
     return e;
@@ -269,8 +288,10 @@ int bgs_cache_acquire(bgs_cache *c, const unsigned char *key, size_t len,
         atomic_fetch_add(&e->refs, 1);
         c->hits++;
         if (atomic_load(&e->state) == BGS_ENTRY_READY) {
-            lru_unlink(c, e);
-            lru_push_head(c, e);
+            if (c->lru_head != e) {
+                lru_unlink(c, e);
+                lru_push_head(c, e);
+            }
             *how = BGS_LOOKUP_HIT;
         } else {
             *how = BGS_LOOKUP_WAIT;
@@ -392,40 +413,49 @@ void bgs_entry_release(bgs_entry *e)
         entry_free(e);
 }
 
-int bgs_entry_repr(bgs_entry *e, int slot, const char **buf, size_t *len)
+int bgs_entry_repr_file(bgs_entry *e, int slot, const char **buf,
+                        size_t *len, int *fd)
 {
-    bgs_cache *c = e->cache;
-    int found = -1;
     if (slot < 0 || slot >= BGAPI_REPR_SLOTS)
         return -1;
-    pthread_mutex_lock(&c->lock);
-    if (e->reprs[slot].buf != NULL) {
-        *buf = e->reprs[slot].buf;
-        *len = e->reprs[slot].len;
-        found = 0;
-    }
-    pthread_mutex_unlock(&c->lock);
-    return found;
+    repr_slot *s = &e->reprs[slot];
+    if (!atomic_load_explicit(&s->ready, memory_order_acquire))
+        return -1;
+    *buf = s->buf;
+    *len = s->len;
+    if (fd != NULL)
+        *fd = s->fd;
+    return 0;
 }
 
-void bgs_entry_repr_put(bgs_entry *e, int slot, char *buf, size_t len,
-                        const char **out, size_t *out_len)
+int bgs_entry_repr(bgs_entry *e, int slot, const char **buf, size_t *len)
+{
+    return bgs_entry_repr_file(e, slot, buf, len, NULL);
+}
+
+void bgs_entry_repr_put_file(bgs_entry *e, int slot, char *buf, size_t len,
+                             int fd, const char **out, size_t *out_len,
+                             int *out_fd)
 {
     bgs_cache *c = e->cache;
     bgs_entry *dead = NULL;
     if (slot < 0 || slot >= BGAPI_REPR_SLOTS) {
-        free(buf);
+        body_free(buf, len, fd);
         *out = NULL;
         *out_len = 0;
+        if (out_fd != NULL)
+            *out_fd = -1;
         return;
     }
     pthread_mutex_lock(&c->lock);
     repr_slot *s = &e->reprs[slot];
-    if (s->buf != NULL) {
-        free(buf);
+    if (atomic_load_explicit(&s->ready, memory_order_relaxed)) {
+        body_free(buf, len, fd);
     } else {
         s->buf = buf;
         s->len = len;
+        s->fd = fd;
+        atomic_store_explicit(&s->ready, true, memory_order_release);
         e->bytes += len;
         atomic_fetch_add(&c->live, len);
         if (e->in_table) {
@@ -435,8 +465,16 @@ void bgs_entry_repr_put(bgs_entry *e, int slot, char *buf, size_t len,
     }
     *out = s->buf;
     *out_len = s->len;
+    if (out_fd != NULL)
+        *out_fd = s->fd;
     pthread_mutex_unlock(&c->lock);
     release_chain(dead);
+}
+
+void bgs_entry_repr_put(bgs_entry *e, int slot, char *buf, size_t len,
+                        const char **out, size_t *out_len)
+{
+    bgs_entry_repr_put_file(e, slot, buf, len, -1, out, out_len, NULL);
 }
 
 void bgs_cache_stats_get(bgs_cache *c, bgs_cache_stats *out)

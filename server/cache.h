@@ -104,7 +104,8 @@ void bgs_entry_release(bgs_entry *e);
 
 /* The cached encoding of representation slot `slot` (< BGAPI_REPR_SLOTS)
  * of a READY entry: returns 0 and sets *buf, *len (borrowed, valid while
- * the caller holds its reference), or -1 if not cached yet. */
+ * the caller holds its reference), or -1 if not cached yet. Lock-free: a
+ * stored body never changes. */
 int bgs_entry_repr(bgs_entry *e, int slot, const char **buf, size_t *len);
 
 /* Store an encoding for `slot` of a READY entry, taking ownership of the
@@ -114,6 +115,20 @@ int bgs_entry_repr(bgs_entry *e, int slot, const char **buf, size_t *len);
  * evicts down to the bound. */
 void bgs_entry_repr_put(bgs_entry *e, int slot, char *buf, size_t len,
                         const char **out, size_t *out_len);
+
+/* bgs_entry_repr, also giving the body's memory file in *fd (when fd is
+ * not NULL): a descriptor the entry owns (valid while referenced; dup it
+ * to hand it on), or -1 if the body is plain memory. Lock-free. */
+int bgs_entry_repr_file(bgs_entry *e, int slot, const char **buf,
+                        size_t *len, int *fd);
+
+/* bgs_entry_repr_put for a body that may live in a memory file: with fd
+ * -1, buf is malloc'd as above; with fd >= 0, buf is fd's contents mapped
+ * with mmap (len bytes), and the entry takes over both (munmap and close).
+ * *out_fd (when not NULL) is the stored body's descriptor or -1. */
+void bgs_entry_repr_put_file(bgs_entry *e, int slot, char *buf, size_t len,
+                             int fd, const char **out, size_t *out_len,
+                             int *out_fd);
 
 /* The cache's counters and gauges. */
 void bgs_cache_stats_get(bgs_cache *c, bgs_cache_stats *out);

@@ -3,12 +3,16 @@
  * Both end in the same path: resolved parameters -> canonical key -> cache
  * (hit, wait for another request's computation, or compute: inline when
  * small, on the thread pool when large) -> the negotiated representation.
- * Small grids' bodies are encoded once and cached in the entry, then served
- * from it without a copy; large grids stream through an encoder. Either
+ * Small grids' bodies are encoded once and cached in the entry (in a
+ * memory file), then served from it by sendfile; large grids stream
+ * through an encoder. Either
  * response holds an entry reference, dropped when MHD frees the response,
  * so eviction never frees bytes in flight. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "api/encode.h"
 #include "api/ids.h"
@@ -97,27 +101,62 @@ static struct MHD_Response *stream_response(bgs_request *req, uint64_t *size)
 
 /* ---- serving a cached body ---- */
 
+/* Cached bodies live in memory files (memfd), so a hit is a sendfile from
+ * the page cache, as a static file server does it, instead of a copy into
+ * the socket; the read-only mapping keeps them readable as memory too. */
+
 static void release_entry(void *cls)
 {
     bgs_entry_release(cls);
 }
 
-/* The body of the request's representation, encoded now if not cached.
- * Returns 0, or -1 if it is too large to keep (stream it instead). */
-static int cached_body(bgs_request *req, const char **buf, size_t *len)
+/* Move body[0..len) (malloc'd, freed here on success) into a new memory
+ * file: returns its descriptor and sets *map, or -1 (body untouched). */
+static int body_to_file(char *body, size_t len, char **map)
+{
+    if (len == 0)
+        return -1;
+    int fd = memfd_create("beamgrid-body", MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t k = write(fd, body + done, len - done);
+        if (k <= 0)
+            break;
+        done += (size_t)k;
+    }
+    void *m = done == len ? mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0)
+                          : MAP_FAILED;
+    if (m == MAP_FAILED) {
+        close(fd);
+        return -1;
+    }
+    free(body);
+    *map = m;
+    return fd;
+}
+
+/* The body of the request's representation, encoded now if not cached,
+ * and its memory file (*fd, -1 if none). Returns 0, or -1 if it is too
+ * large to keep (stream it instead). */
+static int cached_body(bgs_request *req, const char **buf, size_t *len,
+                       int *fd)
 {
     int slot = bgapi_repr_slot(req->repr);
-    if (bgs_entry_repr(req->entry, slot, buf, len) == 0)
+    if (bgs_entry_repr_file(req->entry, slot, buf, len, fd) == 0)
         return 0;
     size_t cap = (size_t)req->srv->cfg.cache_mb * (1u << 20) / 4u;
     if (cap < MIN_CACHED_BODY_CAP)
         cap = MIN_CACHED_BODY_CAP;
     bgapi_view view = {req->id, &req->resolved, bgs_entry_grid(req->entry)};
-    char *out = NULL;
+    char *out = NULL, *map = NULL;
     size_t n = 0;
     if (bgapi_encode_all(&view, req->repr, cap, &out, &n) != 0)
         return -1;
-    bgs_entry_repr_put(req->entry, slot, out, n, buf, len);
+    int file = body_to_file(out, n, &map);
+    bgs_entry_repr_put_file(req->entry, slot, file >= 0 ? map : out, n, file,
+                            buf, len, fd);
     return 0;
 }
 
@@ -125,15 +164,25 @@ static struct MHD_Response *buffer_response(bgs_request *req, uint64_t *size)
 {
     const char *buf;
     size_t len;
-    if (cached_body(req, &buf, &len) != 0)
+    int fd;
+    if (cached_body(req, &buf, &len, &fd) != 0)
         return stream_response(req, size);
+    *size = len;
+    int own = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (own >= 0) { /* MHD closes it; req->entry keeps the body until the
+                       request completes */
+        struct MHD_Response *resp =
+            MHD_create_response_from_fd_at_offset64(len, own, 0);
+        if (resp != NULL)
+            return resp;
+        close(own);
+    }
     bgs_entry_retain(req->entry);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer_with_free_callback_cls(
             len, (void *)buf, release_entry, req->entry);
     if (resp == NULL)
         bgs_entry_release(req->entry);
-    *size = len;
     return resp;
 }
 
@@ -145,7 +194,6 @@ static void grid_headers(bgs_request *req, struct MHD_Response *resp)
     snprintf(location, sizeof location, "/v1/sources/%s", req->id);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, req->etag);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LOCATION, location);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");
     if (req->route.id == BGAPI_ROUTE_SOURCES_GET)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
