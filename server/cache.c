@@ -413,8 +413,8 @@ void bgs_entry_release(bgs_entry *e)
         entry_free(e);
 }
 
-int bgs_entry_repr_file(bgs_entry *e, int slot, const char **buf,
-                        size_t *len, int *fd)
+int bgs_entry_repr_file(bgs_entry *e, int slot, const char **buf, size_t *len,
+                        int *fd)
 {
     if (slot < 0 || slot >= BGAPI_REPR_SLOTS)
         return -1;

@@ -119,8 +119,8 @@ void bgs_entry_repr_put(bgs_entry *e, int slot, char *buf, size_t len,
 /* bgs_entry_repr, also giving the body's memory file in *fd (when fd is
  * not NULL): a descriptor the entry owns (valid while referenced; dup it
  * to hand it on), or -1 if the body is plain memory. Lock-free. */
-int bgs_entry_repr_file(bgs_entry *e, int slot, const char **buf,
-                        size_t *len, int *fd);
+int bgs_entry_repr_file(bgs_entry *e, int slot, const char **buf, size_t *len,
+                        int *fd);
 
 /* bgs_entry_repr_put for a body that may live in a memory file: with fd
  * -1, buf is malloc'd as above; with fd >= 0, buf is fd's contents mapped

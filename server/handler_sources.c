@@ -140,8 +140,7 @@ static int body_to_file(char *body, size_t len, char **map)
 /* The body of the request's representation, encoded now if not cached,
  * and its memory file (*fd, -1 if none). Returns 0, or -1 if it is too
  * large to keep (stream it instead). */
-static int cached_body(bgs_request *req, const char **buf, size_t *len,
-                       int *fd)
+static int cached_body(bgs_request *req, const char **buf, size_t *len, int *fd)
 {
     int slot = bgapi_repr_slot(req->repr);
     if (bgs_entry_repr_file(req->entry, slot, buf, len, fd) == 0)
