@@ -2,12 +2,15 @@
  * core failures to HTTP statuses (the only place that happens), and
  * rendering the application/problem+json body with jansson. Strings that
  * may hold client bytes are made valid UTF-8 before rendering; jansson
- * escapes quotes, backslashes and control characters. */
+ * escapes quotes, backslashes and control characters, and <, > and & are
+ * written as \u escapes, so a client's markup never appears as such even
+ * where a careless reader pastes the text into HTML. */
 #include "api/problem.h"
 
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -153,6 +156,36 @@ static int set_string(json_t *obj, const char *key, const char *value)
     return json_object_set_new(obj, key, json_string(clean));
 }
 
+/* s (a malloc'd JSON text, freed here) with every <, > and & - which
+ * can only be inside strings - written as a \u escape. NULL on allocation
+ * failure. */
+static char *escape_markup(char *s)
+{
+    size_t n = 0, extra = 0;
+    for (; s[n] != '\0'; n++)
+        extra += (s[n] == '<' || s[n] == '>' || s[n] == '&') ? 5 : 0;
+    if (extra == 0)
+        return s;
+    char *out = malloc(n + extra + 1);
+    size_t k = 0;
+    for (size_t i = 0; out != NULL && i < n; i++) {
+        const char *esc = s[i] == '<'   ? "\\u003c"
+                          : s[i] == '>' ? "\\u003e"
+                          : s[i] == '&' ? "\\u0026"
+                                        : NULL;
+        if (esc != NULL) {
+            memcpy(out + k, esc, 6);
+            k += 6;
+        } else {
+            out[k++] = s[i];
+        }
+    }
+    if (out != NULL)
+        out[k] = '\0';
+    free(s);
+    return out;
+}
+
 char *bgapi_problem_render(const bgapi_problem *p, const char *instance,
                            size_t *len)
 {
@@ -173,6 +206,8 @@ char *bgapi_problem_render(const bgapi_problem *p, const char *instance,
     char *s = rc == 0 ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)
                       : NULL;
     json_decref(o);
+    if (s != NULL)
+        s = escape_markup(s);
     if (s != NULL && len != NULL)
         *len = strlen(s);
     return s;

@@ -14,7 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum { OPT_INT, OPT_ADDR, OPT_PATH, OPT_LEVEL } opt_kind;
+/* OPT_BOOL: "--flag" alone means 1; "--flag=0|1|true|false" and the
+ * variable take a value. */
+typedef enum { OPT_INT, OPT_ADDR, OPT_PATH, OPT_LEVEL, OPT_BOOL } opt_kind;
 
 typedef struct {
     const char *flag; /* without the leading "--" */
@@ -59,6 +61,10 @@ static const opt_def OPTS[] = {
      "open connections per client address; 0 = no limit"},
     {"timeout-s", "BEAMGRID_TIMEOUT_S", OPT_INT, OFF(timeout_s), 0, 86400, "30",
      "idle connection timeout in seconds; 0 = none"},
+    {"request-timeout-s", "BEAMGRID_REQUEST_TIMEOUT_S", OPT_INT,
+     OFF(request_timeout_s), 0, 86400, "30",
+     "seconds a client may take to send a request (line, headers, body), "
+     "from its connection or previous response; 0 = none"},
     {"async-min-sources", "BEAMGRID_ASYNC_MIN_SOURCES", OPT_INT,
      OFF(async_min_sources), 1, INT64_C(10000000000), "200000",
      "grids this large or larger are computed on the worker pool"},
@@ -66,6 +72,14 @@ static const opt_def OPTS[] = {
      "append JSON log lines here (default stderr); SIGHUP reopens it"},
     {"log-level", "BEAMGRID_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, "info",
      "info|warn|error|off (request lines are info)"},
+    {"token-file", "BEAMGRID_TOKEN_FILE", OPT_PATH, OFF(token_file), 0, 0, "",
+     "file holding the bearer token /v1/* requires (default: none)"},
+    {"metrics-auth", "BEAMGRID_METRICS_AUTH", OPT_BOOL, OFF(metrics_auth), 0, 1,
+     "0", "/metrics requires the token too (needs --token-file)"},
+    {"tls-cert", "BEAMGRID_TLS_CERT", OPT_PATH, OFF(tls_cert), 0, 0, "",
+     "PEM certificate (chain) file: serve HTTPS (with --tls-key)"},
+    {"tls-key", "BEAMGRID_TLS_KEY", OPT_PATH, OFF(tls_key), 0, 0, "",
+     "PEM private key file of --tls-cert"},
 };
 
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
@@ -97,6 +111,17 @@ static int parse_int(const opt_def *o, const char *text, int64_t *out)
     if (errno != 0 || *end != '\0' || v < o->min || v > o->max)
         return -1;
     *out = (int64_t)v;
+    return 0;
+}
+
+static int parse_bool(const char *text, int64_t *out)
+{
+    if (strcmp(text, "1") == 0 || strcmp(text, "true") == 0)
+        *out = 1;
+    else if (strcmp(text, "0") == 0 || strcmp(text, "false") == 0)
+        *out = 0;
+    else
+        return -1;
     return 0;
 }
 
@@ -139,6 +164,8 @@ static int set_opt(bgs_config *cfg, const opt_def *o, const char *text)
         return 0;
     case OPT_LEVEL:
         return parse_level(text, (bgs_log_level *)(void *)field);
+    case OPT_BOOL:
+        return parse_bool(text, (int64_t *)(void *)field);
     }
     return -1;
 }
@@ -158,6 +185,9 @@ static void describe(const opt_def *o, FILE *err)
         break;
     case OPT_LEVEL:
         fputs("one of info, warn, error, off", err);
+        break;
+    case OPT_BOOL:
+        fputs("0, 1, true or false", err);
         break;
     }
 }
@@ -210,7 +240,7 @@ static void print_help(FILE *out)
     for (size_t i = 0; i < N_OPTS; i++) {
         const opt_def *o = &OPTS[i];
         fprintf(out, "  --%-20s %-28s default %s\n      %s\n", o->flag, o->env,
-                o->def[0] ? o->def : "(stderr)", o->help);
+                o->def[0] ? o->def : "(none)", o->help);
     }
     fputs("  --help                  this table\n"
           "  --version               the version\n",
@@ -244,6 +274,8 @@ static bgs_config_result parse_flag(bgs_config *cfg, int argc, char **argv,
         return BGS_CONFIG_ERROR;
     }
     const char *value = eq ? eq + 1 : NULL;
+    if (value == NULL && o->kind == OPT_BOOL)
+        value = "1";
     if (value == NULL) {
         if (*i + 1 >= argc) {
             fprintf(err, "beamgrid: --%s needs a value\n", o->flag);
@@ -255,6 +287,20 @@ static bgs_config_result parse_flag(bgs_config *cfg, int argc, char **argv,
     snprintf(source, sizeof source, "--%s", o->flag);
     return set_or_complain(cfg, o, value, source, err) == 0 ? BGS_CONFIG_RUN
                                                             : BGS_CONFIG_ERROR;
+}
+
+/* Settings that only make sense together. */
+static bgs_config_result check_pairs(const bgs_config *cfg, FILE *err)
+{
+    if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
+        fputs("beamgrid: --tls-cert and --tls-key go together\n", err);
+        return BGS_CONFIG_ERROR;
+    }
+    if (cfg->metrics_auth && cfg->token_file[0] == '\0') {
+        fputs("beamgrid: --metrics-auth needs --token-file\n", err);
+        return BGS_CONFIG_ERROR;
+    }
+    return BGS_CONFIG_RUN;
 }
 
 bgs_config_result bgs_config_load(bgs_config *cfg, int argc, char **argv,
@@ -274,5 +320,5 @@ bgs_config_result bgs_config_load(bgs_config *cfg, int argc, char **argv,
         if (r != BGS_CONFIG_RUN)
             return r;
     }
-    return BGS_CONFIG_RUN;
+    return check_pairs(cfg, err);
 }

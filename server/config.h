@@ -42,8 +42,13 @@ typedef struct {
     int64_t timeout_s;           /* idle connection timeout; 0: none */
     int64_t async_min_sources;   /* grids at least this large go to the
                                     thread pool; smaller ones are inline */
+    int64_t request_timeout_s;   /* to send one request; 0: none */
     char log_file[BGS_PATH_MAX]; /* "" : stderr */
     bgs_log_level log_level;
+    char token_file[BGS_PATH_MAX]; /* "": /v1/... is open */
+    int64_t metrics_auth;          /* 1: /metrics needs the token too */
+    char tls_cert[BGS_PATH_MAX];   /* "" (both): plain HTTP */
+    char tls_key[BGS_PATH_MAX];
 } bgs_config;
 
 typedef enum {

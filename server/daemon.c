@@ -7,7 +7,9 @@
  * 503 (with Connection: close), the listening socket is quiesced, and a
  * timer polls until no request is in flight or --drain-s has passed; then
  * the daemon stops, the handles close and the loop returns. SIGHUP reopens
- * the log file. */
+ * the log file. A second timer sweeps the request deadlines
+ * (--request-timeout-s, guard.c). The token and TLS files are read before
+ * anything starts; an unusable one stops the start (exit status 2). */
 #include <microhttpd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,12 +24,14 @@
 #include "server/server.h"
 
 #define DRAIN_POLL_MS 20
+#define SWEEP_MS      250
 
 typedef struct {
     bgs_server srv;
     uv_loop_t loop;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer;
+    uv_timer_t sweep_timer;
     uint64_t drain_deadline; /* uv_now() ms */
     MHD_socket listen_fd;
 } runtime;
@@ -38,6 +42,7 @@ static void close_handles(runtime *rt)
     uv_close((uv_handle_t *)&rt->sig_int, NULL);
     uv_close((uv_handle_t *)&rt->sig_hup, NULL);
     uv_close((uv_handle_t *)&rt->drain_timer, NULL);
+    uv_close((uv_handle_t *)&rt->sweep_timer, NULL);
     bgs_compute_close(rt->srv.compute);
 }
 
@@ -113,6 +118,24 @@ static void on_signal(uv_signal_t *h, int signum)
         start_drain(rt, signum);
 }
 
+static void sweep_tick(uv_timer_t *t)
+{
+    runtime *rt = t->data;
+    uint64_t refused = 0;
+    unsigned n = bgs_guard_sweep(rt->srv.guard, &refused);
+    if (refused > 0)
+        bgs_log_event(BGS_LOG_WARN, "connection_limit",
+                      "closed %llu new connections at once: %lld are open "
+                      "(--max-connections)",
+                      (unsigned long long)refused,
+                      (long long)rt->srv.cfg.max_connections);
+    if (n > 0)
+        bgs_log_event(BGS_LOG_WARN, "request_timeout",
+                      "closed %u connections that did not send a request "
+                      "within %lld s",
+                      n, (long long)rt->srv.cfg.request_timeout_s);
+}
+
 static int watch(runtime *rt, uv_signal_t *h, int signum)
 {
     h->data = rt;
@@ -134,15 +157,17 @@ static void announce(const runtime *rt, unsigned port)
 {
     const bgs_config *c = &rt->srv.cfg;
     int v6 = strchr(c->bind, ':') != NULL;
+    const char *scheme = rt->srv.auth.tls_cert ? "https" : "http";
     printf("{\"event\":\"listening\",\"address\":\"%s\",\"port\":%u,"
-           "\"url\":\"http://%s%s%s:%u\",\"version\":\"%s\",\"pid\":%ld,"
+           "\"url\":\"%s://%s%s%s:%u\",\"version\":\"%s\",\"pid\":%ld,"
            "\"http_threads\":%d,\"compute_threads\":%d}\n",
-           c->bind, port, v6 ? "[" : "", c->bind, v6 ? "]" : "", port,
+           c->bind, port, scheme, v6 ? "[" : "", c->bind, v6 ? "]" : "", port,
            BGS_VERSION, (long)getpid(), bgs_config_threads(c->threads),
            rt->srv.compute_threads);
     fflush(stdout);
-    bgs_log_event(BGS_LOG_INFO, "listening", "http://%s%s%s:%u (version %s)",
-                  v6 ? "[" : "", c->bind, v6 ? "]" : "", port, BGS_VERSION);
+    bgs_log_event(BGS_LOG_INFO, "listening", "%s://%s%s%s:%u (version %s)",
+                  scheme, v6 ? "[" : "", c->bind, v6 ? "]" : "", port,
+                  BGS_VERSION);
 }
 
 static int start(runtime *rt)
@@ -152,7 +177,9 @@ static int start(runtime *rt)
     srv->metrics = bgs_metrics_new();
     srv->cache = bgs_cache_new((uint64_t)srv->cfg.cache_mb << 20,
                                (uint64_t)srv->cfg.max_memory_mb << 20);
-    if (srv->metrics == NULL || srv->cache == NULL ||
+    srv->guard = bgs_guard_new((uint64_t)srv->cfg.request_timeout_s * 1000u,
+                               (uint64_t)srv->cfg.max_connections);
+    if (srv->metrics == NULL || srv->cache == NULL || srv->guard == NULL ||
         uv_loop_init(&rt->loop) != 0)
         return -1;
     bgs_compute_limits lim = {srv->compute_threads, srv->cfg.max_pending};
@@ -160,9 +187,12 @@ static int start(runtime *rt)
     if (srv->compute == NULL || watch(rt, &rt->sig_term, SIGTERM) != 0 ||
         watch(rt, &rt->sig_int, SIGINT) != 0 ||
         watch(rt, &rt->sig_hup, SIGHUP) != 0 ||
-        uv_timer_init(&rt->loop, &rt->drain_timer) != 0)
+        uv_timer_init(&rt->loop, &rt->drain_timer) != 0 ||
+        uv_timer_init(&rt->loop, &rt->sweep_timer) != 0)
         return -1;
     rt->drain_timer.data = rt;
+    rt->sweep_timer.data = rt;
+    uv_timer_start(&rt->sweep_timer, sweep_tick, SWEEP_MS, SWEEP_MS);
     srv->daemon = bgs_http_start(srv);
     return srv->daemon != NULL ? 0 : -1;
 }
@@ -176,6 +206,11 @@ int bgs_server_run(const bgs_config *cfg)
         fprintf(stderr, "beamgrid: cannot open log file %s\n", cfg->log_file);
         return 1;
     }
+    if (bgs_auth_load(&rt.srv.auth, cfg, stderr) != 0) {
+        bgs_log_event(BGS_LOG_ERROR, "start_failed",
+                      "unusable token or TLS file");
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     size_thread_pool();
     if (start(&rt) != 0) {
@@ -187,6 +222,8 @@ int bgs_server_run(const bgs_config *cfg)
     uv_loop_close(&rt.loop);
     bgs_cache_free(rt.srv.cache);
     bgs_metrics_free(rt.srv.metrics);
+    bgs_guard_free(rt.srv.guard);
+    bgs_auth_free(&rt.srv.auth);
     bgs_log_event(BGS_LOG_INFO, "stopped", "clean exit");
     bgs_log_close();
     return 0;

@@ -7,7 +7,9 @@
  * more when the body is complete, which runs the route's handler. A handler
  * that waits for a computation suspends the connection; whoever ends the
  * computation resumes it and on_access runs the handler again.
- * on_completed logs and counts the request and frees it. */
+ * on_completed logs and counts the request and frees it. Every response
+ * carries X-Request-Id and X-Content-Type-Options: nosniff; requests the
+ * token guards (auth.c) are refused with 401 before their body is read. */
 #include "server/http.h"
 
 #include <arpa/inet.h>
@@ -95,6 +97,7 @@ enum MHD_Result bgs_respond(bgs_request *req, int status,
     if (resp == NULL)
         return MHD_NO;
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (req->early_close)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     req->status = status;
@@ -149,6 +152,9 @@ enum MHD_Result bgs_respond_problem(bgs_request *req, const bgapi_problem *p)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (p->status == 405 && req->route.allow != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->route.allow);
+    if (p->status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"beamgrid\"");
     return bgs_respond(req, p->status, resp, len);
 }
 
@@ -222,6 +228,12 @@ static void begin(bgs_request *req)
         req->early_close = true;
         set_early(req, 503, "draining", "Server shutting down",
                   "this instance is shutting down; retry on another");
+        return;
+    }
+    if (!bgs_auth_allows(&req->srv->auth, &req->route, req->path,
+                         bgs_header(req, MHD_HTTP_HEADER_AUTHORIZATION))) {
+        set_early(req, 401, "unauthorized", "Unauthorized",
+                  "this resource needs Authorization: Bearer <token>");
         return;
     }
     if (req->route.id == BGAPI_ROUTE_SOURCES_POST)
@@ -313,6 +325,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
     }
     if (req->phase == BGS_PHASE_ANSWERED)
         return MHD_YES;
+    bgs_guard_busy(conn);
     return dispatch(req);
 }
 
@@ -321,8 +334,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     bgs_server *srv = cls;
     bgs_request *req = *con_cls;
-    (void)conn;
     (void)toe;
+    bgs_guard_ready(conn);
     if (req == NULL)
         return;
     uint64_t ns = now_ns() - req->t0_ns;
@@ -350,6 +363,33 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
     bgs_log_event(BGS_LOG_WARN, "mhd", "%s", msg);
+}
+
+/* MHD splits its connection limit between its threads; the exact limit is
+ * the accept policy's (guard.c), so each thread may take all of it, plus
+ * the accept policy's possible overshoot. */
+static unsigned mhd_connection_limit(const bgs_config *cfg, unsigned threads)
+{
+    uint64_t n = ((uint64_t)cfg->max_connections + threads) * threads;
+    return n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
+}
+
+/* The options that depend on auth and guard settings: TLS material and
+ * the connection notifications of the request deadline. */
+static void extra_options(bgs_server *srv, struct MHD_OptionItem *o,
+                          unsigned *flags)
+{
+    size_t n = 0;
+    o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
+                                     (intptr_t)bgs_guard_notify, srv->guard};
+    if (srv->auth.tls_cert != NULL) {
+        *flags |= MHD_USE_TLS;
+        o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                         srv->auth.tls_cert};
+        o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                         srv->auth.tls_key};
+    }
+    o[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 }
 
 typedef union {
@@ -389,16 +429,19 @@ struct MHD_Daemon *bgs_http_start(bgs_server *srv)
                       cfg->bind);
         return NULL;
     }
+    struct MHD_OptionItem extra[4];
+    extra_options(srv, extra, &flags);
     unsigned threads = (unsigned)bgs_config_threads(cfg->threads);
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_access, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_SOCK_ADDR,
+        flags, (uint16_t)cfg->port, bgs_guard_accept, srv->guard, on_access,
+        srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_SOCK_ADDR,
         &addr.sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_CONNECTION_LIMIT, mhd_connection_limit(cfg, threads),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY, extra,
+        MHD_OPTION_END);
     if (d == NULL)
         bgs_log_event(BGS_LOG_ERROR, "start_failed",
                       "cannot listen on %s port %lld", cfg->bind,

@@ -11,9 +11,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "server/auth.h"
 #include "server/cache.h"
 #include "server/compute.h"
 #include "server/config.h"
+#include "server/guard.h"
 #include "server/metrics.h"
 
 struct MHD_Daemon;
@@ -24,6 +26,8 @@ typedef struct {
     bgs_cache *cache;
     bgs_metrics *metrics;
     bgs_compute *compute;
+    bgs_auth auth;    /* token and TLS material, read-only */
+    bgs_guard *guard; /* request deadlines */
     struct MHD_Daemon *daemon;
     atomic_bool draining; /* set once, on SIGTERM/SIGINT */
     atomic_int suspended; /* connections suspended right now */
@@ -31,7 +35,7 @@ typedef struct {
 
 /* Run the server with *cfg until SIGTERM or SIGINT has drained it. Logs
  * its own failures. Returns the process exit status: 0 after a clean stop,
- * 1 if it could not start. */
+ * 1 if it could not start, 2 if a token or TLS file is unusable. */
 int bgs_server_run(const bgs_config *cfg);
 
 #endif

@@ -126,6 +126,30 @@ Test(problem, render_escapes_hostile_text)
     json_decref(j);
 }
 
+/* Regression (issue 5): a client's markup came back as markup inside the
+ * JSON strings; <, > and & are now \u escapes, and the text round-trips. */
+Test(problem, render_escapes_markup)
+{
+    bgapi_problem p;
+    bgapi_problem_set(&p, 422, "invalid-value", NULL, "<b>&",
+                      "convention \"</script><script>alert(1)</script>\"");
+    size_t len = 0;
+    char *body = bgapi_problem_render(&p, "/v1/<x>&amp;", &len);
+    cr_assert_not_null(body);
+    cr_expect_eq(len, strlen(body));
+    cr_expect_null(strpbrk(body, "<>&"), "%s", body);
+    cr_expect_not_null(strstr(body, "\\u003cscript\\u003e"), "%s", body);
+    json_t *j = json_loads(body, 0, NULL);
+    cr_assert_not_null(j, "%s", body);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "field")), "<b>&");
+    cr_expect_str_eq(json_string_value(json_object_get(j, "instance")),
+                     "/v1/<x>&amp;");
+    cr_expect_not_null(strstr(json_string_value(json_object_get(j, "detail")),
+                              "<script>alert(1)</script>"));
+    json_decref(j);
+    free(body);
+}
+
 Test(problem, truncation_keeps_utf8_whole)
 {
     char longfield[200];

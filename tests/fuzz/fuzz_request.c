@@ -4,7 +4,11 @@
  * (format, dtype and Accept, as the server passes them) and the POST body.
  * The body goes through strict parsing, resolution, the source count with a
  * small limit, the grid and every encoder; ids are encoded, decoded and
- * compared. Any crash, sanitizer report or broken invariant is a finding. */
+ * compared. Every refusal is rendered as problem+json with the client's
+ * bytes as the instance and must parse back as a JSON object with the same
+ * status (nothing a client sends is echoed unescaped). Any crash, sanitizer
+ * report or broken invariant is a finding. */
+#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +86,21 @@ static void ids_round_trip(const bg_resolved *r, char *id)
     check(la == lb && memcmp(a, b, la) == 0);
 }
 
+/* Render p with the hostile instance and insist on valid JSON that says
+ * the same status. */
+static void render_checked(const bgapi_problem *p, const char *instance)
+{
+    size_t len = 0;
+    char *body = bgapi_problem_render(p, instance, &len);
+    check(body != NULL);
+    json_error_t jerr;
+    json_t *j = json_loadb(body, len, 0, &jerr);
+    check(j != NULL && json_is_object(j));
+    check(json_integer_value(json_object_get(j, "status")) == p->status);
+    json_decref(j);
+    free(body);
+}
+
 /* The part before the first '\n' is "format dtype accept", space-separated;
  * each token is also tried as a route path and as an id. */
 static void fuzz_query(const char *q)
@@ -95,13 +114,16 @@ static void fuzz_query(const char *q)
     char *accept = dtype ? strtok(NULL, "") : NULL;
     bgapi_repr repr;
     bgapi_problem prob;
-    (void)bgapi_negotiate(accept, format, dtype, &repr, &prob);
+    if (bgapi_negotiate(accept, format, dtype, &repr, &prob) != 0)
+        render_checked(&prob, q);
     (void)bgapi_negotiate(format, NULL, NULL, &repr, &prob);
     bgapi_route route;
     bgapi_route_match("GET", format ? format : "", &route);
     bg_resolved r;
     if (format && bgapi_id_decode(format, &r, &prob) == 0)
         grid_and_encode(&r, format);
+    else if (format)
+        render_checked(&prob, format);
     char etag[BGAPI_ETAG_MAX];
     if (format) {
         bg_resolved zero;
@@ -109,6 +131,17 @@ static void fuzz_query(const char *q)
         bgapi_etag(&zero, (bgapi_repr){BGAPI_FMT_JSON, BG_F64}, etag);
         (void)bgapi_etag_matches(format, etag);
     }
+}
+
+/* The body as a NUL-terminated string (cut at its first NUL, bounded),
+ * for use as a hostile instance; a static buffer. */
+static const char *body_text(const char *body, size_t len)
+{
+    static char text[1024];
+    size_t n = len < sizeof text - 1 ? len : sizeof text - 1;
+    memcpy(text, body, n);
+    text[n] = '\0';
+    return text;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -129,6 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bgapi_problem prob;
     if (bgapi_parse_params(body, blen, &p, &prob) != 0) {
         check(prob.status == 400 || prob.status == 422);
+        render_checked(&prob, body_text(body, blen));
         return 0;
     }
     bg_resolved r;
@@ -136,6 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (bg_resolve(&p, &r, &err) != BG_OK) {
         check(bgapi_problem_from_core(&prob, &err) == -1);
         check(prob.status == 422);
+        render_checked(&prob, NULL);
         return 0;
     }
     char id[BGAPI_ID_MAX + 1];

@@ -200,3 +200,48 @@ Test(config, thread_counts)
     cr_assert_eq(bgs_config_threads(7), 7);
     cr_assert_str_eq(bgs_log_level_name(BGS_LOG_ERROR), "error");
 }
+
+Test(config, access_and_deadline_settings)
+{
+    bgs_config c;
+    streams s;
+    cr_assert_eq(LOAD(&c, &s, "--port", "1"), BGS_CONFIG_RUN);
+    cr_assert_eq(c.request_timeout_s, 30);
+    cr_assert_str_eq(c.token_file, "");
+    cr_assert_eq(c.metrics_auth, 0);
+    cr_assert_str_eq(c.tls_cert, "");
+    done(&s);
+    /* A boolean flag alone means 1; with a value, it takes it. */
+    cr_assert_eq(LOAD(&c, &s, "--token-file", "/t", "--metrics-auth",
+                      "--request-timeout-s", "5"),
+                 BGS_CONFIG_RUN);
+    cr_assert_eq(c.metrics_auth, 1);
+    cr_assert_eq(c.request_timeout_s, 5);
+    cr_assert_str_eq(c.token_file, "/t");
+    done(&s);
+    cr_assert_eq(LOAD(&c, &s, "--token-file=/t", "--metrics-auth=false"),
+                 BGS_CONFIG_RUN);
+    cr_assert_eq(c.metrics_auth, 0);
+    done(&s);
+    cr_assert_eq(LOAD(&c, &s, "--token-file=/t", "--metrics-auth=yes"),
+                 BGS_CONFIG_ERROR);
+    done(&s);
+    setenv("BEAMGRID_METRICS_AUTH", "1", 1);
+    cr_assert_eq(LOAD(&c, &s, "--token-file", "/t"), BGS_CONFIG_RUN);
+    cr_assert_eq(c.metrics_auth, 1);
+    done(&s);
+    /* Settings that go together. */
+    cr_assert_eq(LOAD(&c, &s, "--port", "1"), BGS_CONFIG_ERROR,
+                 "--metrics-auth needs a token");
+    cr_assert_not_null(strstr(s.err_buf, "--token-file"));
+    done(&s);
+    unsetenv("BEAMGRID_METRICS_AUTH");
+    cr_assert_eq(LOAD(&c, &s, "--tls-cert", "/c"), BGS_CONFIG_ERROR);
+    cr_assert_not_null(strstr(s.err_buf, "--tls-key"));
+    done(&s);
+    cr_assert_eq(LOAD(&c, &s, "--tls-key", "/k"), BGS_CONFIG_ERROR);
+    done(&s);
+    cr_assert_eq(LOAD(&c, &s, "--tls-cert", "/c", "--tls-key", "/k"),
+                 BGS_CONFIG_RUN);
+    done(&s);
+}

@@ -64,13 +64,17 @@ static int read_line(int fd, char *buf, size_t cap, double timeout_s)
     return 0;
 }
 
-static int parse_port(const char *line)
+/* The port and the scheme ("http" or "https") of the startup line. */
+static int parse_port(const char *line, char *scheme, size_t cap)
 {
     json_error_t err;
     json_t *j = json_loads(line, 0, &err);
     int port = -1;
     if (j != NULL && json_is_integer(json_object_get(j, "port")))
         port = (int)json_integer_value(json_object_get(j, "port"));
+    const char *url = json_string_value(json_object_get(j, "url"));
+    snprintf(scheme, cap, "%s",
+             url != NULL && strncmp(url, "https:", 6) == 0 ? "https" : "http");
     json_decref(j);
     return port;
 }
@@ -93,13 +97,20 @@ static int wait_ready(bgt_server *s, double timeout_s)
 
 int bgt_server_start(bgt_server *s, const char *const *flags)
 {
+    return bgt_server_start_tls(s, flags, NULL);
+}
+
+int bgt_server_start_tls(bgt_server *s, const char *const *flags,
+                         const char *cacert)
+{
     const char *bin = getenv("BEAMGRID_BIN");
-    char *argv[MAX_ARGS];
+    char *argv[MAX_ARGS], scheme[8];
     int argc = 0, fds[2];
     static int serial;
     if (bin == NULL)
         bin = "build/beamgrid";
     memset(s, 0, sizeof *s);
+    snprintf(s->cacert, sizeof s->cacert, "%s", cacert ? cacert : "");
     snprintf(s->log_path, sizeof s->log_path, "/tmp/beamgrid-test-%d-%d.log",
              (int)getpid(), serial++);
     argv[argc++] = (char *)bin;
@@ -120,13 +131,13 @@ int bgt_server_start(bgt_server *s, const char *const *flags)
     char line[1024];
     int ok = read_line(fds[0], line, sizeof line, 10.0);
     close(fds[0]);
-    s->port = ok == 0 ? parse_port(line) : -1;
+    s->port = ok == 0 ? parse_port(line, scheme, sizeof scheme) : -1;
     if (s->port <= 0) {
         fprintf(stderr, "beamgrid did not start (log: %s)\n", s->log_path);
         bgt_server_stop(s, 1);
         return -1;
     }
-    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
+    snprintf(s->base, sizeof s->base, "%s://127.0.0.1:%d", scheme, s->port);
     return wait_ready(s, 10.0);
 }
 
@@ -212,6 +223,8 @@ int bgt_request(const bgt_server *s, const char *method, const char *path,
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, append);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    if (s->cacert[0] != '\0')
+        curl_easy_setopt(c, CURLOPT_CAINFO, s->cacert);
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     curl_slist_free_all(list);

@@ -16,8 +16,9 @@
 typedef struct {
     pid_t pid;
     int port;
-    char base[64];      /* "http://127.0.0.1:PORT" */
+    char base[64];      /* "http://127.0.0.1:PORT" (https with TLS) */
     char log_path[128]; /* the server's stderr (its log) */
+    char cacert[256];   /* CA file the client trusts ("" : none) */
 } bgt_server;
 
 typedef struct {
@@ -30,6 +31,11 @@ typedef struct {
 /* Start beamgrid with extra flags (NULL-terminated list, may be NULL).
  * Returns 0, or -1 with a message on stderr. */
 int bgt_server_start(bgt_server *s, const char *const *flags);
+
+/* The same for a server started with --tls-cert/--tls-key: the client
+ * trusts the certificate file cacert (copied into s->cacert). */
+int bgt_server_start_tls(bgt_server *s, const char *const *flags,
+                         const char *cacert);
 
 /* SIGTERM the server and wait for it (up to timeout_s seconds, then
  * SIGKILL). Returns its exit status, or -1 if it died of a signal or had to
