@@ -115,9 +115,21 @@ run: deps
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2; done
 
-integration: $(BUILD)/beamgrid $(INTEG_BIN)
+integration: $(BUILD)/beamgrid $(BUILD)/beamgrid-collide $(INTEG_BIN)
 	@set -e; for t in $(INTEG_BIN); do echo "== $$t"; \
-	  BEAMGRID_BIN=$(BUILD)/beamgrid $$t --jobs 1; done
+	  BEAMGRID_BIN=$(BUILD)/beamgrid \
+	  BEAMGRID_COLLIDE_BIN=$(BUILD)/beamgrid-collide $$t --jobs 1; done
+
+# The server with a 1-bit cache hash, so parameter sets collide
+# (tests/integration/test_collide.c): its cache.o comes first, and the
+# archive's is then not linked.
+$(BUILD)/server/cache_collide.o: server/cache.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -DBG_CACHE_HASH_BITS=1 -c $< -o $@
+
+$(BUILD)/beamgrid-collide: $(BUILD)/server/main.o $(BUILD)/server/cache_collide.o $(BUILD)/libbgserver.a $(BUILD)/libbgapi.a $(BUILD)/libbgcore.a
+	$(Q)$(CC) $(LDFLAGS_ALL) $^ $(LIBS_SERVER) -o $@
+	@echo "  LD  $@"
 
 # The same unit and integration tests against an ASan+UBSan build.
 sanitize:
