@@ -6,6 +6,9 @@
 #                   the same tests against an ASan+UBSan build
 #   make bench      benchmarks (ratios against baselines measured in the run)
 #   make fuzz       libFuzzer over parsing, validation and encoding
+#                   (FUZZ_SECONDS; exits non-zero on a finding)
+#   make valgrind   the server under valgrind over a request set
+#   make soak       wrk well past capacity (SOAK_SECONDS, SOAK_CONNECTIONS)
 #   make format     clang-format the tree; make format-check checks it
 #
 # Variables: OPTIMIZATION (-O2), SANITIZER (address,undefined or empty),
@@ -25,7 +28,7 @@ STD = -std=c11 -D_GNU_SOURCE -ffp-contract=off -fno-fast-math
 DEPS_PKGS = libmicrohttpd-dev libjansson-dev libuv1-dev libcriterion-dev \
             libcurl4-openssl-dev pkg-config python3-jsonschema \
             nginx-light curl wrk shellcheck gettext-base python3-yaml \
-            python3-numpy
+            python3-numpy valgrind openssl
 SAN_FLAGS = $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
 
 CFLAGS_ALL = $(STD) $(OPTIMIZATION) -g $(WARN) -fopenmp -MMD -MP $(SAN_FLAGS) \
@@ -51,6 +54,7 @@ TEST_SUPPORT_OBJ = $(TEST_SUPPORT:%.c=$(BUILD)/%.o)
 Q = $(if $(V),,@)
 
 .PHONY: all run test unit integration sanitize deps bench fuzz format \
+        valgrind soak \
         format-check clean openapi-lint openapi-check
 .DEFAULT_GOAL := all
 
@@ -139,7 +143,21 @@ test: deps
 	$(MAKE) openapi-check
 	$(MAKE) unit integration
 	$(MAKE) sanitize
+	$(MAKE) valgrind
 	$(MAKE) deploy-test
+
+# The server under valgrind over good, bad, large and streamed requests;
+# it must exit 0 with no memory error and no definite leak.
+valgrind: $(BUILD)/beamgrid
+	BEAMGRID_BIN=$(BUILD)/beamgrid tests/valgrind/run.sh
+
+# Overload and soak (loopback): no 5xx but sheds, bounded memory, healthy
+# at once afterwards, clean exit. .ci/run runs a short one.
+SOAK_SECONDS ?= 20
+SOAK_CONNECTIONS ?= 64
+soak: $(BUILD)/beamgrid
+	BEAMGRID_BIN=$(BUILD)/beamgrid tests/soak/soak.sh -d $(SOAK_SECONDS) \
+	  -c $(SOAK_CONNECTIONS)
 
 bench: deps
 	$(MAKE) $(BUILD)/bench/bench_core

@@ -1,9 +1,12 @@
 -- wrk script for beamgrid: POSTs and GETs per scenario, counts statuses.
 --   wrk -s beamgrid.lua URL -- SCENARIO ID SALT
 -- SCENARIO: hits (one grid, POST and GET of its id), new (a new lambda_A
--- every request), mixed (hits, new grids and bad requests: 400, 422).
+-- every request), mixed (hits, new grids and bad requests: 400, 422),
+-- soak (mixed plus large grids, 40 of them repeating, which a server with
+-- a small --async-min-sources computes on its pool and may shed: 503).
 -- ID is the id of the "hits" grid (deploy/loadtest/wrk.sh fetches it).
--- done() prints p50/p95/p99, requests/s, status counts and "errors_5xx=N".
+-- done() prints p50/p95/p99, requests/s, status counts, "errors_5xx=N"
+-- and "shed_503=N other_5xx=N".
 
 local threads = {}
 local thread_no = 0
@@ -38,6 +41,13 @@ local function new_grid()
     0.5 + k * 1e-6))
 end
 
+local function large_grid()
+  local k = (tid * 7 + counter) % 40
+  return wrk.format("POST", "/v1/sources?format=bin", json, string.format(
+    '{"divergence_mrad":1,"divsteps":400,"round_div":false,"lambda_A":%.2f}',
+    1 + k * 0.01))
+end
+
 local function hit()
   local m = counter % 4
   if m == 0 or id == "" then return post(hit_body) end
@@ -49,7 +59,8 @@ end
 function request()
   counter = counter + 1
   if scenario == "new" then return new_grid() end
-  if scenario == "mixed" then
+  if scenario == "soak" and counter % 20 == 11 then return large_grid() end
+  if scenario == "mixed" or scenario == "soak" then
     local m = counter % 20
     if m >= 12 and m <= 15 then return new_grid() end
     if m == 16 or m == 17 then return post('{"divergence_mrad": 0.5, "divsteps": ') end
@@ -74,10 +85,11 @@ function done(summary, latency, requests)
   for code in pairs(counts) do table.insert(codes, code) end
   table.sort(codes)
   local line = "status counts:"
-  local e5 = 0
+  local e5, shed = 0, 0
   for _, code in ipairs(codes) do
     line = line .. string.format(" %d:%d", code, counts[code])
     if code >= 500 then e5 = e5 + counts[code] end
+    if code == 503 then shed = shed + counts[code] end
   end
   local secs = summary.duration / 1e6
   io.write(string.format("requests %d in %.2f s, %.1f requests/s\n",
@@ -91,4 +103,5 @@ function done(summary, latency, requests)
     e.connect, e.read, e.write, e.timeout))
   io.write(string.format("errors_5xx=%d errors_socket=%d\n", e5,
     e.connect + e.read + e.write + e.timeout))
+  io.write(string.format("shed_503=%d other_5xx=%d\n", shed, e5 - shed))
 end
