@@ -17,7 +17,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the binary encoders copy columns as little-endian");
 
 #define BGRD_HEADER 64
-#define NCOLS 5
+#define NCOLS       5
 
 static size_t dtype_size(bg_dtype dt)
 {
@@ -49,8 +49,8 @@ static void put_le(char *p, uint64_t v, int bytes)
         p[i] = (char)(v >> (8 * i));
 }
 
-static size_t bgrd_header(const bg_grid *g, const bg_resolved *r,
-                          bg_dtype dt, char *out)
+static size_t bgrd_header(const bg_grid *g, const bg_resolved *r, bg_dtype dt,
+                          char *out)
 {
     memset(out, 0, BGRD_HEADER);
     memcpy(out, "BGRD", 4);
@@ -78,6 +78,24 @@ uint64_t bgapi_encoded_size(const bgapi_view *v, bgapi_repr r)
         break;
     }
     return BGAPI_SIZE_UNKNOWN;
+}
+
+size_t bgapi_binary_layout(const bgapi_view *v, bgapi_repr r, char *head,
+                           const void *cols[NCOLS])
+{
+    const bg_grid *g = v->grid;
+    if (r.dtype != g->dtype || g->count == 0)
+        return 0;
+    cols[0] = g->x;
+    cols[1] = g->y;
+    cols[2] = g->z;
+    cols[3] = g->weight;
+    cols[4] = g->lambda;
+    if (r.format == BGAPI_FMT_NPY)
+        return npy_header(g->count, r.dtype, head);
+    if (r.format == BGAPI_FMT_BIN)
+        return bgrd_header(g, v->resolved, r.dtype, head);
+    return 0;
 }
 
 bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r)
@@ -256,7 +274,8 @@ int bgapi_encode_all(const bgapi_view *v, bgapi_repr r, size_t max_bytes,
     if (exact != BGAPI_SIZE_UNKNOWN && exact > max_bytes)
         return -1;
     /* room for everything, or max_bytes and one more byte to see overflow */
-    uint64_t want = bound < (uint64_t)max_bytes ? bound : (uint64_t)max_bytes + 1;
+    uint64_t want =
+        bound < (uint64_t)max_bytes ? bound : (uint64_t)max_bytes + 1;
     if (want > SIZE_MAX - 1)
         return -1;
     size_t cap = (size_t)want;

@@ -18,7 +18,7 @@
 #include "core/resolve.h"
 
 #define BGAPI_SIZE_UNKNOWN UINT64_MAX
-#define BGAPI_CHUNK_MIN 1024      /* smallest buffer bgapi_encoder_read takes */
+#define BGAPI_CHUNK_MIN    1024 /* smallest buffer bgapi_encoder_read takes */
 
 /* What the encoders read: borrowed, must outlive any encoder using it. The
  * grid is float64; positions (px, py, pz) are needed for the text form. */
@@ -33,6 +33,16 @@ typedef struct bgapi_encoder bgapi_encoder;
 /* The exact byte size of representation r of *v, or BGAPI_SIZE_UNKNOWN
  * where it is not known without encoding (json, txt). */
 uint64_t bgapi_encoded_size(const bgapi_view *v, bgapi_repr r);
+
+#define BGAPI_HEAD_MAX 128 /* bytes of an npy or BGRD header, at most */
+
+/* Whether representation r of *v is a header followed by the grid's five
+ * columns as stored (npy and bin in the grid's dtype): if so, writes the
+ * header into head[0..BGAPI_HEAD_MAX), the columns x, y, z, weight,
+ * wavelength into cols (borrowed from the grid) and returns the header's
+ * length; else returns 0. Lets a caller send the grid without encoding. */
+size_t bgapi_binary_layout(const bgapi_view *v, bgapi_repr r, char *head,
+                           const void *cols[5]);
 
 /* A new encoder of representation r over *v (borrowed). NULL on allocation
  * failure. Free with bgapi_encoder_free. */

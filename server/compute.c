@@ -9,7 +9,9 @@
  * from submit to its end. */
 #include "server/compute.h"
 
+#include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -96,6 +98,9 @@ static int reserve(bgs_compute *q, bgs_entry *e, uint64_t count)
     return shed(q, e, "the memory for grids (--max-memory-mb) is in use");
 }
 
+/* Inline grids are small and computed by the HTTP threads, which already
+ * run in parallel: one thread each, so no OpenMP team competes with (or
+ * spins against) the other HTTP threads. */
 void bgs_compute_inline(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
                         uint64_t count)
 {
@@ -104,7 +109,7 @@ void bgs_compute_inline(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
     double seconds;
     if (reserve(q, e, count) != 0)
         return;
-    bg_status s = run(r, count, q->lim.threads, &g, &err, &seconds);
+    bg_status s = run(r, count, 1, &g, &err, &seconds);
     finish(q, e, s, &g, &err, seconds, count);
 }
 
@@ -147,9 +152,26 @@ static void async_cb(uv_async_t *a)
     }
 }
 
+/* Grids come and go by the thousand (a cold M grid is 2.9 MB in eight
+ * columns): keep freed memory in the heap for the next grid instead of
+ * returning it to the kernel and taking page faults to get it back. Grids
+ * past the mmap threshold (32 MiB, glibc's largest) still come from and go
+ * back to the kernel at once. An operator's MALLOC_*_ settings win. */
+static void tune_malloc(void)
+{
+    static atomic_flag done = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&done))
+        return;
+    if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL)
+        mallopt(M_TRIM_THRESHOLD, 128 << 20);
+}
+
 bgs_compute *bgs_compute_new(uv_loop_t *loop, const bgs_compute_limits *lim,
                              bgs_cache *cache, bgs_metrics *metrics)
 {
+    tune_malloc();
     bgs_compute *q = calloc(1, sizeof *q);
     if (q == NULL)
         return NULL;

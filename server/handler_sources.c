@@ -3,12 +3,14 @@
  * Both end in the same path: resolved parameters -> canonical key -> cache
  * (hit, wait for another request's computation, or compute: inline when
  * small, on the thread pool when large) -> the negotiated representation.
- * Small grids' bodies are encoded once and cached in the entry (in a
- * memory file), then served from it by sendfile; large grids stream
- * through an encoder. Either
+ * npy and bin of a grid just computed, or too large to cache, are sent
+ * straight from the grid's columns; other small grids' bodies are encoded
+ * once and cached in the entry (in a memory file), then served from it by
+ * sendfile; other large ones stream through an encoder. Either
  * response holds an entry reference, dropped when MHD frees the response,
  * so eviction never frees bytes in flight. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -185,6 +187,49 @@ static struct MHD_Response *buffer_response(bgs_request *req, uint64_t *size)
     return resp;
 }
 
+/* ---- a fresh grid, sent from its columns ---- */
+
+/* npy and bin of a grid just computed: the header and the grid's columns
+ * as they are (an iovec), so a miss neither encodes nor copies; the first
+ * hit caches the body. Holds an entry reference until MHD frees it. */
+typedef struct {
+    bgs_entry *entry;
+    char head[BGAPI_HEAD_MAX];
+} columns_body;
+
+static void columns_free(void *cls)
+{
+    columns_body *b = cls;
+    bgs_entry_release(b->entry);
+    free(b);
+}
+
+static struct MHD_Response *columns_response(bgs_request *req, uint64_t *size)
+{
+    bgapi_view view = {req->id, &req->resolved, bgs_entry_grid(req->entry)};
+    columns_body *b = malloc(sizeof *b);
+    const void *cols[5];
+    size_t head = b ? bgapi_binary_layout(&view, req->repr, b->head, cols) : 0;
+    if (head == 0) {
+        free(b);
+        return NULL;
+    }
+    size_t col = (size_t)(bgapi_encoded_size(&view, req->repr) - head) / 5u;
+    struct MHD_IoVec iov[6] = {{b->head, head}};
+    for (int i = 0; i < 5; i++)
+        iov[i + 1] = (struct MHD_IoVec){cols[i], col};
+    b->entry = req->entry;
+    bgs_entry_retain(b->entry);
+    struct MHD_Response *resp =
+        MHD_create_response_from_iovec(iov, 6, columns_free, b);
+    if (resp == NULL) {
+        columns_free(b);
+        return NULL;
+    }
+    *size = head + 5u * col;
+    return resp;
+}
+
 /* ---- headers and answers ---- */
 
 static void grid_headers(bgs_request *req, struct MHD_Response *resp)
@@ -211,10 +256,14 @@ static enum MHD_Result respond_grid(bgs_request *req)
 {
     const bg_grid *g = bgs_entry_grid(req->entry);
     uint64_t size = 0;
-    struct MHD_Response *resp =
-        g->count < (uint64_t)req->srv->cfg.async_min_sources
-            ? buffer_response(req, &size)
-            : stream_response(req, &size);
+    bool large = g->count >= (uint64_t)req->srv->cfg.async_min_sources;
+    bool miss = req->cache_tag != NULL && strcmp(req->cache_tag, "MISS") == 0;
+    struct MHD_Response *resp = NULL;
+    if (miss || large)
+        resp = columns_response(req, &size);
+    if (resp == NULL)
+        resp =
+            large ? stream_response(req, &size) : buffer_response(req, &size);
     if (resp == NULL)
         return out_of_memory(req);
     grid_headers(req, resp);
