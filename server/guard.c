@@ -116,8 +116,7 @@ void bgs_guard_notify(void *cls, struct MHD_Connection *conn,
     bgs_guard *g = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED)
         started(g, conn, socket_context);
-    else if (code == MHD_CONNECTION_NOTIFY_CLOSED &&
-             *socket_context != NULL) {
+    else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context != NULL) {
         closed(g, *socket_context);
         *socket_context = NULL;
     }
