@@ -110,6 +110,7 @@ bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r)
     e->pend_off = e->pend_len = 0;
     e->id[0] = '\0';
     memset(e->memo, 0, sizeof e->memo);
+    e->memo_probes = e->memo_hits = e->memo_skip = 0;
     if (r.format == BGAPI_FMT_JSON && v->id == NULL)
         bgapi_id_encode(v->resolved, e->id);
     e->head_len = 0;

@@ -13,9 +13,9 @@
 
 /* Bytes of the pending buffer: holds items that did not fit a caller's
  * buffer; larger than any one item (the JSON head is the largest). */
-#define BGAPI_PEND_MAX 2048
+#define BGAPI_PEND_MAX      2048
 #define BGAPI_JSON_HEAD_MAX 1400
-#define BGAPI_MEMO_SLOTS 256
+#define BGAPI_MEMO_SLOTS    256
 
 /* A formatted number, remembered: grids repeat values (a direction for
  * every wavelength, one weight, a cycle of wavelengths). */
@@ -28,14 +28,16 @@ typedef struct {
 struct bgapi_encoder {
     bgapi_view v;
     bgapi_repr r;
-    int stage;                    /* format-specific; -1 when done */
-    uint64_t index;               /* element (text) or byte (binary) offset */
-    char id[BGAPI_ID_MAX + 1];    /* when the view has no id */
-    char head[128];               /* npy/bin header */
+    int stage;                 /* format-specific; -1 when done */
+    uint64_t index;            /* element (text) or byte (binary) offset */
+    char id[BGAPI_ID_MAX + 1]; /* when the view has no id */
+    char head[128];            /* npy/bin header */
     size_t head_len;
     size_t pend_off, pend_len;
     char pend[BGAPI_PEND_MAX];
     bgapi_memo memo[BGAPI_MEMO_SLOTS];
+    uint32_t memo_probes, memo_hits; /* in the current window */
+    uint32_t memo_skip;              /* numbers to format without memo */
 };
 
 #define BGAPI_STAGE_DONE (-1)
@@ -58,17 +60,35 @@ static inline double bgapi_col(const void *col, bg_dtype dt, uint64_t i)
                         : ((const double *)col)[i];
 }
 
-/* Format v with fmt into out, through the encoder's memo. */
+/* The memo pays when values repeat (real grids) and costs a lookup and a
+ * copy when they do not: it is probed BGAPI_MEMO_WINDOW numbers at a time,
+ * and after a window with few hits left out for the next BGAPI_MEMO_REST. */
+#define BGAPI_MEMO_WINDOW   256u
+#define BGAPI_MEMO_MIN_HITS 64u
+#define BGAPI_MEMO_REST     4096u
+
+/* Format v with fmt into out (room for BG_FMT_DOUBLE_MAX), through the
+ * encoder's memo while it pays. */
 static inline size_t bgapi_memo_fmt(bgapi_encoder *e, double v,
                                     size_t (*fmt)(double, char *), char *out)
 {
+    if (e->memo_skip > 0) {
+        e->memo_skip--;
+        return fmt(v, out);
+    }
     uint64_t bits;
     memcpy(&bits, &v, sizeof bits);
-    bgapi_memo *m =
-        &e->memo[(bits * UINT64_C(0x9e3779b97f4a7c15)) >> 56];
+    bgapi_memo *m = &e->memo[(bits * UINT64_C(0x9e3779b97f4a7c15)) >> 56];
     if (m->len == 0 || m->bits != bits) {
         m->len = (uint8_t)fmt(v, m->text);
         m->bits = bits;
+    } else {
+        e->memo_hits++;
+    }
+    if (++e->memo_probes == BGAPI_MEMO_WINDOW) {
+        if (e->memo_hits < BGAPI_MEMO_MIN_HITS)
+            e->memo_skip = BGAPI_MEMO_REST;
+        e->memo_probes = e->memo_hits = 0;
     }
     memcpy(out, m->text, BG_FMT_DOUBLE_MAX);
     return m->len;

@@ -1,14 +1,11 @@
-/* bench_encode.c - throughput of the four encoders (api/encode*.c) on a
- * 51 x 51 x 21 grid (~43k sources), MB/s of output, median of repeats, with
- * the same JSON written by snprintf("%.17g") as the baseline measured in
- * the same run. Also a grid of all-distinct random values, the worst case
- * for the encoders' memo of repeated numbers.
- *
- * Not wired into `make bench`; build and run with
- *   make build/libbgapi.a build/libbgcore.a
- *   gcc -std=c11 -D_GNU_SOURCE -O2 -I. -fopenmp bench/bench_encode.c \
- *       build/libbgapi.a build/libbgcore.a -ljansson -lm -o build/bench_encode
- *   ./build/bench_encode */
+/* bench_encode.c - `make bench`: throughput of the four encoders
+ * (api/encode*.c) on the M grid (51 x 51 x 21, 44793 sources), MB/s of
+ * output, median of repeats, whole (encode_all, as cached) and streamed in
+ * 64 KiB chunks (as large grids are sent); the same JSON written by
+ * snprintf("%.17g") is the baseline measured in the same run. Then the same
+ * grid with every value different, the worst case for the encoders' memo
+ * of repeated numbers. Every JSON and text number is parsed back (strtod)
+ * and must be the identical double. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +15,8 @@
 #include "api/ids.h"
 #include "api/request.h"
 
-#define REPEATS 15
+#define REPEATS       15
+#define JSON_GOAL_MBS 250.0
 
 static double now(void)
 {
@@ -49,8 +47,8 @@ static size_t json_snprintf(const bgapi_view *v, char *out)
     p += sprintf(p, "{\"id\":\"%s\",\"count\":%lu,\"directions\":[", v->id,
                  (unsigned long)g->count);
     for (uint64_t i = 0; i < g->count; i++)
-        p += sprintf(p, "%s[%.17g,%.17g,%.17g]", i ? "," : "", x[i], y[i],
-                     z[i]);
+        p +=
+            sprintf(p, "%s[%.17g,%.17g,%.17g]", i ? "," : "", x[i], y[i], z[i]);
     p += sprintf(p, "],\"weights\":[");
     for (uint64_t i = 0; i < g->count; i++)
         p += sprintf(p, "%s%.17g", i ? "," : "", w[i]);
@@ -96,11 +94,94 @@ static double run_stream(const bgapi_view *v, bgapi_repr r, size_t *bytes)
     return median(t, REPEATS);
 }
 
+/* Parse n numbers from p on (skipping anything that cannot start one) and
+ * compare them with want(i); returns the mismatches, *end after the last. */
+static uint64_t check_numbers(const char **p, uint64_t n, const double *a,
+                              const double *b, const double *c, int stride)
+{
+    uint64_t bad = 0;
+    const char *s = *p;
+    for (uint64_t i = 0; i < n; i++) {
+        for (int k = 0; k < stride; k++) {
+            while (*s != '\0' && *s != '-' && (*s < '0' || *s > '9'))
+                s++;
+            char *end;
+            double v = strtod(s, &end);
+            const double *col = k == 0 ? a : k == 1 ? b : c;
+            double want = col[i];
+            if (end == s || memcmp(&v, &want, sizeof v) != 0)
+                bad++;
+            s = end;
+        }
+    }
+    *p = s;
+    return bad;
+}
+
+/* Every number of the JSON body parses back to the grid's double. */
+static uint64_t json_round_trip(const bgapi_view *v, const char *json)
+{
+    const bg_grid *g = v->grid;
+    const char *p = strstr(json, "\"directions\":");
+    if (p == NULL)
+        return UINT64_MAX;
+    p += 13;
+    uint64_t bad = check_numbers(&p, g->count, g->x, g->y, g->z, 3);
+    p = strstr(p, "\"weights\":");
+    if (p == NULL)
+        return UINT64_MAX;
+    p += 10;
+    bad += check_numbers(&p, g->count, g->weight, NULL, NULL, 1);
+    p = strstr(p, "\"wavelengths_m\":");
+    if (p == NULL)
+        return UINT64_MAX;
+    p += 16;
+    bad += check_numbers(&p, g->count, g->lambda, NULL, NULL, 1);
+    return bad;
+}
+
+/* Every line of the text body is "X Y Z weight lambda", exactly. */
+static uint64_t txt_round_trip(const bgapi_view *v, const char *txt)
+{
+    const bg_grid *g = v->grid;
+    uint64_t bad = 0;
+    const char *p = txt;
+    const double *w = g->weight, *l = g->lambda;
+    for (uint64_t i = 0; i < g->count; i++) {
+        bad += check_numbers(&p, 1, g->px + i, g->py + i, g->pz + i, 3);
+        bad += check_numbers(&p, 1, w + i, NULL, NULL, 1);
+        bad += check_numbers(&p, 1, l + i, NULL, NULL, 1);
+    }
+    return bad;
+}
+
+static uint64_t round_trip(const bgapi_view *v, bgapi_repr r)
+{
+    char *buf;
+    size_t len;
+    if (bgapi_encode_all(v, r, (size_t)1 << 31, &buf, &len) != 0)
+        return UINT64_MAX;
+    char *z = realloc(buf, len + 1);
+    if (z == NULL) {
+        free(buf);
+        return UINT64_MAX;
+    }
+    z[len] = '\0';
+    uint64_t bad = r.format == BGAPI_FMT_JSON ? json_round_trip(v, z)
+                                              : txt_round_trip(v, z);
+    free(z);
+    return bad;
+}
+
 static void report(const char *name, size_t bytes, double secs)
 {
-    printf("%-28s %10zu bytes %9.3f ms %9.1f MB/s\n", name, bytes,
-           secs * 1e3, (double)bytes / secs / 1e6);
+    printf("%-28s %10zu bytes %9.3f ms %9.1f MB/s\n", name, bytes, secs * 1e3,
+           (double)bytes / secs / 1e6);
 }
+
+/* JSON MB/s (streamed, whole) of the last bench_grid, for the goals. */
+static double json_stream_mbs, json_all_mbs;
+static int round_trip_ok = 1;
 
 static void bench_grid(const char *title, const bgapi_view *v)
 {
@@ -108,8 +189,10 @@ static void bench_grid(const char *title, const bgapi_view *v)
         const char *name;
         bgapi_repr r;
     } reprs[] = {
-        {"json", {BGAPI_FMT_JSON, BG_F64}}, {"npy <f8", {BGAPI_FMT_NPY, BG_F64}},
-        {"npy <f4", {BGAPI_FMT_NPY, BG_F32}}, {"bin f8", {BGAPI_FMT_BIN, BG_F64}},
+        {"json", {BGAPI_FMT_JSON, BG_F64}},
+        {"npy <f8", {BGAPI_FMT_NPY, BG_F64}},
+        {"npy <f4", {BGAPI_FMT_NPY, BG_F32}},
+        {"bin f8", {BGAPI_FMT_BIN, BG_F64}},
         {"txt (%.17g)", {BGAPI_FMT_TXT, BG_F64}},
     };
     printf("%s: %lu sources\n", title, (unsigned long)v->grid->count);
@@ -119,10 +202,20 @@ static void bench_grid(const char *title, const bgapi_view *v)
         double s = run_all(v, reprs[i].r, &bytes);
         snprintf(name, sizeof name, "%s encode_all", reprs[i].name);
         report(name, bytes, s);
+        if (i == 0)
+            json_all_mbs = (double)bytes / s / 1e6;
         s = run_stream(v, reprs[i].r, &bytes);
         snprintf(name, sizeof name, "%s stream 64K", reprs[i].name);
         report(name, bytes, s);
+        if (i == 0)
+            json_stream_mbs = (double)bytes / s / 1e6;
     }
+    uint64_t bad_json = round_trip(v, reprs[0].r);
+    uint64_t bad_txt = round_trip(v, reprs[4].r);
+    printf("%-28s json: %s, txt: %s\n", "round trip (strtod)",
+           bad_json == 0 ? "every number exact" : "MISMATCHES",
+           bad_txt == 0 ? "every number exact" : "MISMATCHES");
+    round_trip_ok = round_trip_ok && bad_json == 0 && bad_txt == 0;
     char *buf = malloc(v->grid->count * 200 + 4096);
     double t[REPEATS];
     size_t bytes = 0;
@@ -147,8 +240,9 @@ static double uniform(void)
 
 int main(void)
 {
-    static const char body[] = "{\"divsteps\": 51, \"divergence_mrad\": 2.0,"
-                               " \"dispsteps\": 21, \"dispersion_percent\": 0.5}";
+    static const char body[] =
+        "{\"divsteps\": 51, \"divergence_mrad\": 2.0,"
+        " \"dispsteps\": 21, \"dispersion_percent\": 0.5}";
     bg_params p;
     bgapi_problem prob;
     bg_resolved r;
@@ -166,7 +260,8 @@ int main(void)
     char id[BGAPI_ID_MAX + 1];
     bgapi_id_encode(&r, id);
     bgapi_view v = {id, &r, &g};
-    bench_grid("51 x 51 x 21 grid", &v);
+    bench_grid("M: 51 x 51 x 21 grid", &v);
+    double real_stream = json_stream_mbs, real_all = json_all_mbs;
 
     /* worst case: no value repeats */
     double *cols[8] = {g.x, g.y, g.z, g.weight, g.lambda, g.px, g.py, g.pz};
@@ -174,7 +269,21 @@ int main(void)
         for (uint64_t i = 0; i < count; i++)
             cols[c][i] = (c == 4 ? 1e-10 : 1.0) * (uniform() - 0.5);
     printf("\n");
-    bench_grid("same size, all values distinct", &v);
+    bench_grid("worst case: same size, all values distinct", &v);
     bg_grid_free(&g);
+    printf("\ngoals:\n");
+    printf(
+        "  JSON >= %.0f MB/s on M, streamed: %.0f MB/s  %s; whole: %.0f MB/s "
+        " %s\n",
+        JSON_GOAL_MBS, real_stream,
+        real_stream >= JSON_GOAL_MBS ? "met" : "NOT met", real_all,
+        real_all >= JSON_GOAL_MBS ? "met" : "NOT met");
+    printf("  JSON >= %.0f MB/s, worst case, streamed: %.0f MB/s  %s; whole: "
+           "%.0f MB/s  %s\n",
+           JSON_GOAL_MBS, json_stream_mbs,
+           json_stream_mbs >= JSON_GOAL_MBS ? "met" : "NOT met", json_all_mbs,
+           json_all_mbs >= JSON_GOAL_MBS ? "met" : "NOT met");
+    printf("  exact round trip of every JSON and text number: %s\n",
+           round_trip_ok ? "met" : "NOT met");
     return 0;
 }
