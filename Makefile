@@ -159,13 +159,21 @@ soak: $(BUILD)/beamgrid
 	BEAMGRID_BIN=$(BUILD)/beamgrid tests/soak/soak.sh -d $(SOAK_SECONDS) \
 	  -c $(SOAK_CONNECTIONS)
 
+# One report, bench/results.md (+ results.png): core, encoders, then the
+# service under wrk beside nginx serving the same bytes (bench/run.sh).
+BENCH_PKGS = wrk nginx-light gnuplot-nox curl python3
 bench: deps
-	$(MAKE) $(BUILD)/bench/bench_core
-	./$(BUILD)/bench/bench_core
+	$(call install-missing,$(BENCH_PKGS))
+	$(MAKE) $(BUILD)/beamgrid $(BUILD)/bench/bench_core $(BUILD)/bench/bench_encode
+	BUILD=$(BUILD) bench/run.sh
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libbgcore.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LDFLAGS_ALL) -lm -o $@
+
+$(BUILD)/bench/bench_encode: bench/bench_encode.c $(BUILD)/libbgapi.a $(BUILD)/libbgcore.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LDFLAGS_ALL) -ljansson -lm -o $@
 
 # Lint openapi.yaml with Redocly's CLI, pinned in tests/openapi (npm), then
 # check that every documented route answers on the real server as documented.
