@@ -35,6 +35,8 @@ typedef struct {
     size_t len;
     int fd;
     atomic_bool ready;
+    _Atomic(void *) extra; /* set once, then read without the lock */
+    void (*extra_free)(void *);
 } repr_slot;
 
 struct bgs_entry {
@@ -110,8 +112,13 @@ static void entry_free(bgs_entry *e)
 {
     atomic_fetch_sub(&e->cache->live, e->bytes);
     bg_grid_free(&e->grid);
-    for (int i = 0; i < BGAPI_REPR_SLOTS; i++)
-        body_free(e->reprs[i].buf, e->reprs[i].len, e->reprs[i].fd);
+    for (int i = 0; i < BGAPI_REPR_SLOTS; i++) {
+        repr_slot *s = &e->reprs[i];
+        void *extra = atomic_load(&s->extra);
+        if (extra != NULL)
+            s->extra_free(extra);
+        body_free(s->buf, s->len, s->fd);
+    }
     free(e);
 }
 
@@ -475,6 +482,34 @@ void bgs_entry_repr_put(bgs_entry *e, int slot, char *buf, size_t len,
                         const char **out, size_t *out_len)
 {
     bgs_entry_repr_put_file(e, slot, buf, len, -1, out, out_len, NULL);
+}
+
+void *bgs_entry_repr_extra(bgs_entry *e, int slot)
+{
+    if (slot < 0 || slot >= BGAPI_REPR_SLOTS)
+        return NULL;
+    return atomic_load_explicit(&e->reprs[slot].extra, memory_order_acquire);
+}
+
+void *bgs_entry_repr_set_extra(bgs_entry *e, int slot, void *obj,
+                               void (*destroy)(void *))
+{
+    if (slot < 0 || slot >= BGAPI_REPR_SLOTS) {
+        destroy(obj);
+        return NULL;
+    }
+    repr_slot *s = &e->reprs[slot];
+    pthread_mutex_lock(&e->cache->lock);
+    void *kept = atomic_load_explicit(&s->extra, memory_order_relaxed);
+    if (kept == NULL) {
+        s->extra_free = destroy;
+        atomic_store_explicit(&s->extra, obj, memory_order_release);
+        kept = obj;
+    }
+    pthread_mutex_unlock(&e->cache->lock);
+    if (kept != obj)
+        destroy(obj);
+    return kept;
 }
 
 void bgs_cache_stats_get(bgs_cache *c, bgs_cache_stats *out)

@@ -130,6 +130,17 @@ void bgs_entry_repr_put_file(bgs_entry *e, int slot, char *buf, size_t len,
                              int fd, const char **out, size_t *out_len,
                              int *out_fd);
 
+/* An object kept beside slot's cached body for reuse (say a ready HTTP
+ * response): the one stored, or NULL. Borrowed, valid while the caller
+ * holds its reference. Lock-free. */
+void *bgs_entry_repr_extra(bgs_entry *e, int slot);
+
+/* Keep obj beside slot's body unless another object is there already, and
+ * return the one kept (if it is not obj, destroy(obj) has been called).
+ * The entry calls destroy on the kept object when it is freed. */
+void *bgs_entry_repr_set_extra(bgs_entry *e, int slot, void *obj,
+                               void (*destroy)(void *));
+
 /* The cache's counters and gauges. */
 void bgs_cache_stats_get(bgs_cache *c, bgs_cache_stats *out);
 

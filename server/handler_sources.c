@@ -252,6 +252,51 @@ static enum MHD_Result out_of_memory(bgs_request *req)
     return bgs_respond_problem(req, &p);
 }
 
+static void destroy_response(void *resp)
+{
+    MHD_destroy_response(resp);
+}
+
+/* A GET hit on a small grid's cached body in a memory file: one response,
+ * built on the first such hit and kept beside the body, queued for every
+ * later one (MHD counts its uses). Its headers are fixed, so it serves
+ * only requests that sent no X-Request-Id (the access log still has the
+ * request's id). Returns 1 and sets *r when it answered. */
+static int shared_hit(bgs_request *req, enum MHD_Result *r)
+{
+    if (req->route.id != BGAPI_ROUTE_SOURCES_GET || req->early_close ||
+        bgs_header(req, "X-Request-Id") != NULL)
+        return 0;
+    int slot = bgapi_repr_slot(req->repr);
+    struct MHD_Response *resp = bgs_entry_repr_extra(req->entry, slot);
+    const char *buf;
+    size_t len;
+    int fd;
+    if (cached_body(req, &buf, &len, &fd) != 0 || fd < 0)
+        return 0;
+    if (resp == NULL) {
+        int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        resp = own >= 0 ? MHD_create_response_from_fd_at_offset64(len, own, 0)
+                        : NULL;
+        if (resp == NULL) {
+            if (own >= 0)
+                close(own);
+            return 0;
+        }
+        grid_headers(req, resp);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                bgapi_content_type(req->repr));
+        MHD_add_response_header(resp, "X-Cache", "HIT");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        resp =
+            bgs_entry_repr_set_extra(req->entry, slot, resp, destroy_response);
+        if (resp == NULL)
+            return 0;
+    }
+    *r = bgs_respond_shared(req, 200, resp, len);
+    return 1;
+}
+
 static enum MHD_Result respond_grid(bgs_request *req)
 {
     const bg_grid *g = bgs_entry_grid(req->entry);
@@ -259,6 +304,9 @@ static enum MHD_Result respond_grid(bgs_request *req)
     bool large = g->count >= (uint64_t)req->srv->cfg.async_min_sources;
     bool miss = req->cache_tag != NULL && strcmp(req->cache_tag, "MISS") == 0;
     struct MHD_Response *resp = NULL;
+    enum MHD_Result shared;
+    if (!miss && !large && shared_hit(req, &shared))
+        return shared;
     if (miss || large)
         resp = columns_response(req, &size);
     if (resp == NULL)

@@ -8,8 +8,10 @@
  * that waits for a computation suspends the connection; whoever ends the
  * computation resumes it and on_access runs the handler again.
  * on_completed logs and counts the request and frees it. Every response
- * carries X-Request-Id and X-Content-Type-Options: nosniff; requests the
- * token guards (auth.c) are refused with 401 before their body is read. */
+ * carries X-Content-Type-Options: nosniff, and X-Request-Id but for the
+ * shared responses of cached GET hits (bgs_respond_shared: no id was
+ * sent, the log has the generated one); requests the token guards
+ * (auth.c) are refused with 401 before their body is read. */
 #include "server/http.h"
 
 #include <arpa/inet.h>
@@ -109,6 +111,15 @@ enum MHD_Result bgs_respond(bgs_request *req, int status,
     enum MHD_Result r = MHD_queue_response(req->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return r;
+}
+
+enum MHD_Result bgs_respond_shared(bgs_request *req, int status,
+                                   struct MHD_Response *resp, uint64_t body_len)
+{
+    req->status = status;
+    req->bytes = body_len;
+    req->phase = BGS_PHASE_ANSWERED;
+    return MHD_queue_response(req->conn, (unsigned)status, resp);
 }
 
 enum MHD_Result bgs_respond_static(bgs_request *req, int status,

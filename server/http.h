@@ -88,6 +88,14 @@ const char *bgs_query(const bgs_request *req, const char *name);
 enum MHD_Result bgs_respond(bgs_request *req, int status,
                             struct MHD_Response *resp, uint64_t body_len);
 
+/* Queue resp, a response shared between requests, as it is: no header is
+ * added (it carries its own X-Content-Type-Options, and no X-Request-Id)
+ * and the caller's handle on resp stays valid. Records status and length
+ * for the log. */
+enum MHD_Result bgs_respond_shared(bgs_request *req, int status,
+                                   struct MHD_Response *resp,
+                                   uint64_t body_len);
+
 /* Answer with a static (never freed) body of the given content type. */
 enum MHD_Result bgs_respond_static(bgs_request *req, int status,
                                    const char *content_type, const void *body,
