@@ -568,7 +568,7 @@ void bgs_cache_unreserve(bgs_cache *c, uint64_t bytes)
     atomic_fetch_sub(&c->live, bytes);
 }
 
-uint64_t bgs_grid_bytes(uint64_t count)
+uint64_t bgs_grid_bytes(uint64_t count, bool positions)
 {
-    return count * (5u * sizeof(double) + 3u * sizeof(double));
+    return count * (5u + (positions ? 3u : 0u)) * sizeof(double);
 }

@@ -13,6 +13,7 @@
 #ifndef BGS_CACHE_H
 #define BGS_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -158,7 +159,8 @@ uint64_t bgs_cache_live_bytes(bgs_cache *c);
 int bgs_cache_reserve(bgs_cache *c, uint64_t bytes);
 void bgs_cache_unreserve(bgs_cache *c, uint64_t bytes);
 
-/* The bytes a grid of `count` float64 sources with positions takes. */
-uint64_t bgs_grid_bytes(uint64_t count);
+/* The bytes a grid of `count` float64 sources takes, with or without
+ * source positions. */
+uint64_t bgs_grid_bytes(uint64_t count, bool positions);
 
 #endif

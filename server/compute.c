@@ -53,7 +53,7 @@ static bg_status run(const bg_resolved *r, uint64_t count, int threads,
                      bg_grid *g, bg_error *err, double *seconds)
 {
     double t0 = now_s();
-    bg_status s = bg_grid_alloc(g, count, BG_F64, BG_GRID_POSITIONS);
+    bg_status s = bg_grid_alloc(g, count, BG_F64, 0); /* no positions */
     if (s == BG_OK)
         s = bg_grid_fill(r, g, threads);
     if (s != BG_OK) {
@@ -77,7 +77,7 @@ static void finish(bgs_compute *q, bgs_entry *e, bg_status s, bg_grid *g,
         bgapi_problem_from_core(&p, err);
         bgs_cache_fail(e, &p);
     }
-    bgs_cache_unreserve(q->cache, bgs_grid_bytes(count));
+    bgs_cache_unreserve(q->cache, bgs_grid_bytes(count, false));
 }
 
 /* Refuse a computation with 503: e is failed and the shed counted. */
@@ -93,7 +93,7 @@ static int shed(bgs_compute *q, bgs_entry *e, const char *why)
 
 static int reserve(bgs_compute *q, bgs_entry *e, uint64_t count)
 {
-    if (bgs_cache_reserve(q->cache, bgs_grid_bytes(count)) == 0)
+    if (bgs_cache_reserve(q->cache, bgs_grid_bytes(count, false)) == 0)
         return 0;
     return shed(q, e, "the memory for grids (--max-memory-mb) is in use");
 }

@@ -25,6 +25,49 @@
 #define STREAM_BLOCK        (64u * 1024u)
 #define MIN_CACHED_BODY_CAP (1u << 20)
 
+/* ---- positions for the text form ---- */
+
+/* Cached grids keep no source positions: 40 bytes a source, the npy's own
+ * size. The nanoBragg text form needs nanoBragg's positions, so a txt
+ * request computes the grid again with them, within --max-memory-mb. */
+typedef struct {
+    bg_grid grid;
+    bgs_cache *cache;
+    uint64_t reserved;
+} txt_grid;
+
+static void txt_grid_free(txt_grid *t)
+{
+    bg_grid_free(&t->grid);
+    if (t->reserved != 0)
+        bgs_cache_unreserve(t->cache, t->reserved);
+    t->reserved = 0;
+}
+
+/* The grid the view of repr should read: the entry's, or for txt of a grid
+ * without positions one computed now into *t (freed by the caller with
+ * txt_grid_free). NULL when there is no memory for it. */
+static const bg_grid *grid_for(bgs_request *req, txt_grid *t)
+{
+    const bg_grid *g = bgs_entry_grid(req->entry);
+    memset(t, 0, sizeof *t);
+    if (req->repr.format != BGAPI_FMT_TXT || g->px != NULL)
+        return g;
+    bool large = g->count >= (uint64_t)req->srv->cfg.async_min_sources;
+    t->cache = req->srv->cache;
+    uint64_t bytes = bgs_grid_bytes(g->count, true);
+    if (bgs_cache_reserve(t->cache, bytes) != 0)
+        return NULL;
+    t->reserved = bytes;
+    if (bg_grid_alloc(&t->grid, g->count, BG_F64, BG_GRID_POSITIONS) != BG_OK ||
+        bg_grid_fill(&req->resolved, &t->grid,
+                     large ? req->srv->compute_threads : 1) != BG_OK) {
+        txt_grid_free(t);
+        return NULL;
+    }
+    return &t->grid;
+}
+
 /* ---- streaming a large representation ---- */
 
 /* An encoder over an entry's grid, with copies of what the view borrows,
@@ -36,7 +79,8 @@ typedef struct {
     char id[BGAPI_ID_MAX + 1];
     bgapi_view view;
     bgapi_encoder *enc;
-    uint64_t *sent; /* the request's byte count */
+    txt_grid positions; /* for txt */
+    uint64_t *sent;     /* the request's byte count */
     size_t stage_len, stage_pos;
     char stage[STREAM_BLOCK];
 } stream;
@@ -69,6 +113,7 @@ static void stream_free(void *cls)
 {
     stream *s = cls;
     bgapi_encoder_free(s->enc);
+    txt_grid_free(&s->positions);
     bgs_entry_release(s->entry);
     free(s);
 }
@@ -82,10 +127,11 @@ static struct MHD_Response *stream_response(bgs_request *req, uint64_t *size)
     memcpy(s->id, req->id, sizeof s->id);
     s->view.id = s->id;
     s->view.resolved = &s->resolved;
-    s->view.grid = bgs_entry_grid(req->entry);
+    s->view.grid = grid_for(req, &s->positions);
     s->sent = &req->bytes;
-    s->enc = bgapi_encoder_new(&s->view, req->repr);
+    s->enc = s->view.grid ? bgapi_encoder_new(&s->view, req->repr) : NULL;
     if (s->enc == NULL) {
+        txt_grid_free(&s->positions);
         free(s);
         return NULL;
     }
@@ -150,10 +196,15 @@ static int cached_body(bgs_request *req, const char **buf, size_t *len, int *fd)
     size_t cap = (size_t)req->srv->cfg.cache_mb * (1u << 20) / 4u;
     if (cap < MIN_CACHED_BODY_CAP)
         cap = MIN_CACHED_BODY_CAP;
-    bgapi_view view = {req->id, &req->resolved, bgs_entry_grid(req->entry)};
+    txt_grid positions;
+    bgapi_view view = {req->id, &req->resolved, grid_for(req, &positions)};
     char *out = NULL, *map = NULL;
     size_t n = 0;
-    if (bgapi_encode_all(&view, req->repr, cap, &out, &n) != 0)
+    int r = view.grid != NULL
+                ? bgapi_encode_all(&view, req->repr, cap, &out, &n)
+                : -1;
+    txt_grid_free(&positions);
+    if (r != 0)
         return -1;
     int file = body_to_file(out, n, &map);
     bgs_entry_repr_put_file(req->entry, slot, file >= 0 ? map : out, n, file,
