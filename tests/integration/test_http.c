@@ -3,7 +3,7 @@
  * ETags and 304, X-Cache MISS then HIT, requests that resolve alike sharing
  * one entry, ids answered by a freshly started second instance with the
  * same bytes, the headers every grid response carries, HEAD, content
- * negotiation and request ids. */
+ * negotiation, request ids, and GET hits served by a shared response. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -239,5 +239,39 @@ Test(http, request_ids)
     cr_assert_eq(bgt_request(&srv, "GET", "/healthz", too_long, NULL, 0, &r),
                  0);
     cr_assert_eq(strlen(hdr(&r, "X-Request-Id")), 16);
+    bgt_response_free(&r);
+}
+
+/* GET hits on a cached body share one prepared response (server/
+ * handler_sources.c): every one carries the same bytes and headers, and a
+ * request that sends X-Request-Id still has it echoed. */
+Test(http, repeated_get_hits_share_a_response)
+{
+    bgt_response r, g[3];
+    char path[600];
+    const char *id = post_id(GRID, &r);
+    snprintf(path, sizeof path, "/v1/sources/%s?format=npy", id);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(bgt_request(&srv, "GET", path, NULL, NULL, 0, &g[i]), 0);
+        cr_assert_eq(g[i].status, 200);
+        cr_assert_str_eq(hdr(&g[i], "X-Cache"), "HIT");
+        cr_assert_str_eq(hdr(&g[i], "Content-Type"), "application/x-npy");
+        cr_assert_str_eq(hdr(&g[i], "X-Content-Type-Options"), "nosniff");
+        cr_assert_str_eq(hdr(&g[i], "Cache-Control"),
+                         "public, max-age=31536000, immutable");
+        cr_assert_eq(g[i].len, g[0].len);
+        cr_assert_eq(memcmp(g[i].body, g[0].body, g[0].len), 0);
+        cr_assert_str_eq(hdr(&g[i], "ETag"), hdr(&g[0], "ETag"));
+    }
+    const char *traced[] = {"X-Request-Id: farm-7.req-1", NULL};
+    bgt_response t;
+    cr_assert_eq(bgt_request(&srv, "GET", path, traced, NULL, 0, &t), 0);
+    cr_assert_eq(t.status, 200);
+    cr_assert_str_eq(hdr(&t, "X-Request-Id"), "farm-7.req-1");
+    cr_assert_eq(t.len, g[0].len);
+    cr_assert_eq(memcmp(t.body, g[0].body, t.len), 0);
+    bgt_response_free(&t);
+    for (int i = 0; i < 3; i++)
+        bgt_response_free(&g[i]);
     bgt_response_free(&r);
 }
