@@ -1310,7 +1310,10 @@ static size_t layout_json(const char *d, int len, int k, char *out)
     }
     if (kk > 0 && kk <= 16) { /* d[0..kk) "." d[kk..len) */
         memcpy(p, d, 17);
-        memcpy(p + kk + 1, d + kk, 16);
+        if (kk <= 14) /* a fixed copy stays within the 31 bytes */
+            memcpy(p + kk + 1, d + kk, 16);
+        else
+            memcpy(p + kk + 1, d + kk, (size_t)(len - kk));
         p[kk] = '.';
         return (size_t)(len + 1);
     }
