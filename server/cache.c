@@ -15,8 +15,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "api/negotiate.h"
 
@@ -27,13 +25,11 @@
 #define KEY_MAX         255
 #define INITIAL_BUCKETS 64
 
-/* An encoded body: malloc'd (fd -1) or a memory file mapped read-only.
- * Written once under the lock, then published by `ready` (release), so
- * readers need no lock. */
+/* An encoded body (malloc'd), written once under the lock, then published
+ * by `ready` (release), so readers need no lock. */
 typedef struct {
     char *buf;
     size_t len;
-    int fd;
     atomic_bool ready;
     _Atomic(void *) extra; /* set once, then read without the lock */
     void (*extra_free)(void *);
@@ -98,16 +94,6 @@ bgs_cache *bgs_cache_new(uint64_t max_bytes, uint64_t max_live)
     return c;
 }
 
-static void body_free(char *buf, size_t len, int fd)
-{
-    if (fd < 0) {
-        free(buf);
-        return;
-    }
-    munmap(buf, len ? len : 1);
-    close(fd);
-}
-
 static void entry_free(bgs_entry *e)
 {
     atomic_fetch_sub(&e->cache->live, e->bytes);
@@ -117,7 +103,7 @@ static void entry_free(bgs_entry *e)
         void *extra = atomic_load(&s->extra);
         if (extra != NULL)
             s->extra_free(extra);
-        body_free(s->buf, s->len, s->fd);
+        free(s->buf);
     }
     free(e);
 }
@@ -275,8 +261,6 @@ static bgs_entry *entry_new(bgs_cache *c, const unsigned char *key, size_t len,
     e->hash = hash;
     e->key_len = len;
     memcpy(e->key, key, len);
-    for (int i = 0; i < BGAPI_REPR_SLOTS; i++)
-        e->reprs[i].fd = -1;
     e->bytes = sizeof *e;
     atomic_fetch_add(&c->live, e->bytes);
     return e;
@@ -420,8 +404,7 @@ void bgs_entry_release(bgs_entry *e)
         entry_free(e);
 }
 
-int bgs_entry_repr_file(bgs_entry *e, int slot, const char **buf, size_t *len,
-                        int *fd)
+int bgs_entry_repr(bgs_entry *e, int slot, const char **buf, size_t *len)
 {
     if (slot < 0 || slot >= BGAPI_REPR_SLOTS)
         return -1;
@@ -430,38 +413,27 @@ int bgs_entry_repr_file(bgs_entry *e, int slot, const char **buf, size_t *len,
         return -1;
     *buf = s->buf;
     *len = s->len;
-    if (fd != NULL)
-        *fd = s->fd;
     return 0;
 }
 
-int bgs_entry_repr(bgs_entry *e, int slot, const char **buf, size_t *len)
-{
-    return bgs_entry_repr_file(e, slot, buf, len, NULL);
-}
-
-void bgs_entry_repr_put_file(bgs_entry *e, int slot, char *buf, size_t len,
-                             int fd, const char **out, size_t *out_len,
-                             int *out_fd)
+void bgs_entry_repr_put(bgs_entry *e, int slot, char *buf, size_t len,
+                        const char **out, size_t *out_len)
 {
     bgs_cache *c = e->cache;
     bgs_entry *dead = NULL;
     if (slot < 0 || slot >= BGAPI_REPR_SLOTS) {
-        body_free(buf, len, fd);
+        free(buf);
         *out = NULL;
         *out_len = 0;
-        if (out_fd != NULL)
-            *out_fd = -1;
         return;
     }
     pthread_mutex_lock(&c->lock);
     repr_slot *s = &e->reprs[slot];
     if (atomic_load_explicit(&s->ready, memory_order_relaxed)) {
-        body_free(buf, len, fd);
+        free(buf);
     } else {
         s->buf = buf;
         s->len = len;
-        s->fd = fd;
         atomic_store_explicit(&s->ready, true, memory_order_release);
         e->bytes += len;
         atomic_fetch_add(&c->live, len);
@@ -472,16 +444,8 @@ void bgs_entry_repr_put_file(bgs_entry *e, int slot, char *buf, size_t len,
     }
     *out = s->buf;
     *out_len = s->len;
-    if (out_fd != NULL)
-        *out_fd = s->fd;
     pthread_mutex_unlock(&c->lock);
     release_chain(dead);
-}
-
-void bgs_entry_repr_put(bgs_entry *e, int slot, char *buf, size_t len,
-                        const char **out, size_t *out_len)
-{
-    bgs_entry_repr_put_file(e, slot, buf, len, -1, out, out_len, NULL);
 }
 
 void *bgs_entry_repr_extra(bgs_entry *e, int slot)

@@ -117,20 +117,6 @@ int bgs_entry_repr(bgs_entry *e, int slot, const char **buf, size_t *len);
 void bgs_entry_repr_put(bgs_entry *e, int slot, char *buf, size_t len,
                         const char **out, size_t *out_len);
 
-/* bgs_entry_repr, also giving the body's memory file in *fd (when fd is
- * not NULL): a descriptor the entry owns (valid while referenced; dup it
- * to hand it on), or -1 if the body is plain memory. Lock-free. */
-int bgs_entry_repr_file(bgs_entry *e, int slot, const char **buf, size_t *len,
-                        int *fd);
-
-/* bgs_entry_repr_put for a body that may live in a memory file: with fd
- * -1, buf is malloc'd as above; with fd >= 0, buf is fd's contents mapped
- * with mmap (len bytes), and the entry takes over both (munmap and close).
- * *out_fd (when not NULL) is the stored body's descriptor or -1. */
-void bgs_entry_repr_put_file(bgs_entry *e, int slot, char *buf, size_t len,
-                             int fd, const char **out, size_t *out_len,
-                             int *out_fd);
-
 /* An object kept beside slot's cached body for reuse (say a ready HTTP
  * response): the one stored, or NULL. Borrowed, valid while the caller
  * holds its reference. Lock-free. */
