@@ -146,10 +146,11 @@ measure() {
         fi
         echo "  $name turn $i: beamgrid ${bg[-1]% * *} nginx ${ng[-1]% * *} (req/s p99_ms)" >&2
     done
+    local n e
     for line in "${bg[@]}"; do
-        set -- $line
-        BG_REQS=$((BG_REQS + $3))
-        BG_ERRS=$((BG_ERRS + $4))
+        read -r _ _ n e <<<"$line"
+        BG_REQS=$((BG_REQS + n))
+        BG_ERRS=$((BG_ERRS + e))
     done
     BG_RPS=$(printf '%s\n' "${bg[@]}" | awk '{ print $1 }' | median)
     BG_P99=$(printf '%s\n' "${bg[@]}" | awk '{ print $2 }' | median)
@@ -234,10 +235,11 @@ EOF
         fi
         echo "  c turn $i: beamgrid ${bg[-1]% * *} nginx ${ng[-1]% * *} (req/s p99_ms)" >&2
     done
+    local n e
     for line in "${bg[@]}"; do
-        set -- $line
-        BG_REQS=$((BG_REQS + $3))
-        BG_ERRS=$((BG_ERRS + $4))
+        read -r _ _ n e <<<"$line"
+        BG_REQS=$((BG_REQS + n))
+        BG_ERRS=$((BG_ERRS + e))
     done
     BG_RPS=$(printf '%s\n' "${bg[@]}" | awk '{ print $1 }' | median)
     BG_P99=$(printf '%s\n' "${bg[@]}" | awk '{ print $2 }' | median)
@@ -299,10 +301,11 @@ unset logscale y
 set title "how cost grows: cold POST (npy)"
 set style data linespoints
 set logscale xy
+set xrange [500:3e7]
 set xlabel "sources"
 set ylabel "POST ms / peak RSS bytes per source"
 set key top left
-plot "$WORK/growth.dat" using 1:2 title "POST ms (compute + encode + send)" lw 2, \
+plot "$WORK/growth.dat" using 1:2 title "POST ms (compute + send)" lw 2, \
      "" using 1:5 title "peak RSS bytes/source" lw 2, \
      "" using 1:6 title "npy bytes/source" lw 2 dt 2
 unset multiplot
