@@ -7,7 +7,7 @@
 # Makefile on debian:bookworm; the runtime stage is debian:bookworm-slim with
 # only the shared libraries the binary links against, a non-root user and a
 # healthcheck. Every BEAMGRID_* variable configures the server (see
-# deploy/OPERATIONS.md); BEAMGRID_BIND is 0.0.0.0 so the published port works.
+# README, Operations); BEAMGRID_BIND is 0.0.0.0 so the published port works.
 #
 # `make image-check` exercises this file without a Docker engine
 # (tests/deploy/dockerfile_check.sh): it lints it, runs the builder's build

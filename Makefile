@@ -198,7 +198,7 @@ fuzz: deps
 	  -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/findings/ \
 	  build-fuzz/corpus tests/fuzz/corpus
 
-# Deploy artefacts (Dockerfile, deploy/): see deploy/OPERATIONS.md.
+# Deploy artefacts (Dockerfile, deploy/): see the README, section Operations.
 # deploy-test: shellcheck, k8s schema + field checks, nginx in front of two
 # replicas (failover, cache, load-script smoke), and image-check
 # (DEPLOY_IMAGE_CHECK=0 skips that one). image-check: the Dockerfile's build

@@ -257,11 +257,11 @@ for r in reps:
 for p in ngx.get("ports", []):
     check(str(p).startswith("127.0.0.1:"), f"compose publishes {p} on loopback only")
 
-# deploy/OPERATIONS.md documents every setting the server has.
-with open(os.path.join(root, "deploy", "OPERATIONS.md")) as f:
+# README.md documents every setting the server has.
+with open(os.path.join(root, "README.md")) as f:
     ops = f.read()
 undocumented = sorted(v for v in known_env if v not in ops)
-check(not undocumented, f"OPERATIONS.md documents every BEAMGRID_* setting (missing: {undocumented})")
+check(not undocumented, f"README.md documents every BEAMGRID_* setting (missing: {undocumented})")
 
 print(f"k8s-fields: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -215,13 +215,13 @@ else
   not_ok "wrk is not installed (make deps)"
 fi
 
-echo "== metrics named in deploy/OPERATIONS.md exist"
+echo "== metrics named in README.md exist"
 st=$(req metrics "http://127.0.0.1:$r2_port/metrics")
 missing=""
 while read -r m; do
   grep -q "^$m" "$tmp/metrics.b" || missing="$missing $m"
-done < <(grep -o 'beamgrid_[a-z_]*[a-z]' "$repo/deploy/OPERATIONS.md" | sort -u)
-check "every metric OPERATIONS.md names is in /metrics (missing:${missing:- none})" \
+done < <(grep -o 'beamgrid_[a-z_]*[a-z]' "$repo/README.md" | sort -u)
+check "every metric README.md names is in /metrics (missing:${missing:- none})" \
   cond '[ "$st" = 200 ] && [ -z "$missing" ]'
 st=$(req lbmetrics "$lb/metrics")
 check "/metrics through nginx from loopback: 200 (got $st)" [ "$st" = 200 ]
