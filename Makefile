@@ -26,7 +26,7 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 # -ffp-contract=off: the trim test must not be fused into FMAs (SPEC 2.3).
 STD = -std=c11 -D_GNU_SOURCE -ffp-contract=off -fno-fast-math
 DEPS_PKGS = libmicrohttpd-dev libjansson-dev libuv1-dev libcriterion-dev \
-            libcurl4-openssl-dev pkg-config python3-jsonschema \
+            libcurl4-openssl-dev pkg-config python3-jsonschema clang-format \
             nginx-light curl wrk shellcheck gettext-base python3-yaml \
             python3-numpy valgrind openssl
 SAN_FLAGS = $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
@@ -140,6 +140,7 @@ sanitize:
 	$(MAKE) BUILD=build-san SANITIZER=address,undefined OPTIMIZATION=-O1 unit integration
 
 test: deps
+	$(MAKE) format-check
 	$(MAKE) openapi-check
 	$(MAKE) unit integration
 	$(MAKE) sanitize
@@ -215,11 +216,13 @@ image-check: deps
 image:
 	docker build -t $(IMAGE) .
 
+FORMAT_SRC = core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch] bench/*.c
+
 format:
-	clang-format -i core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch] bench/*.c
+	clang-format -i $(FORMAT_SRC)
 
 format-check:
-	clang-format --dry-run --Werror core/*.[ch] api/*.[ch] server/*.[ch]
+	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf build build-san build-fuzz

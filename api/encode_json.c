@@ -10,8 +10,8 @@
 
 enum { J_HEAD, J_DIRS, J_WEIGHTS, J_LAMBDA };
 
-#define DIR_MAX (3 * BG_FMT_DOUBLE_MAX + 5)
-#define NUM_MAX (BG_FMT_DOUBLE_MAX + 1)
+#define DIR_MAX   (3 * BG_FMT_DOUBLE_MAX + 5)
+#define NUM_MAX   (BG_FMT_DOUBLE_MAX + 1)
 #define FIXED_MAX 32
 
 static char *put_str(char *p, const char *s)
@@ -75,9 +75,10 @@ static size_t json_head(const bgapi_encoder *e, char *out)
     p = put_key_num(p, ",\"lambda_A\":", r->lambda0_m * 1e10);
     p = put_vec(p, ",\"beam_vector\":", r->beam);
     p = put_vec(p, ",\"polar_vector\":", r->polar);
-    p = put_key_num(p, ",\"source_distance_mm\":",
-                    r->source_distance_m * 1000.0);
-    p = put_str(p, r->round_div ? ",\"round_div\":true}" : ",\"round_div\":false}");
+    p = put_key_num(p,
+                    ",\"source_distance_mm\":", r->source_distance_m * 1000.0);
+    p = put_str(p, r->round_div ? ",\"round_div\":true}"
+                                : ",\"round_div\":false}");
     p = put_str(p, ",\"directions\":[");
     return (size_t)(p - out);
 }

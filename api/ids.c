@@ -12,8 +12,8 @@
 #include <string.h>
 
 #define CANON_VERSION 1
-#define CANON_LEN (2 + 3 * 24 + 8 + 9 * 8 + 8)
-#define ETAG_VERSION "bg1"
+#define CANON_LEN     (2 + 3 * 24 + 8 + 9 * 8 + 8)
+#define ETAG_VERSION  "bg1"
 
 _Static_assert(CANON_LEN <= BGAPI_CANON_MAX, "canonical form too long");
 _Static_assert((CANON_LEN + 2) / 3 * 4 <= BGAPI_ID_MAX, "id too long");
@@ -89,8 +89,7 @@ size_t bgapi_canonical(const bg_resolved *r, unsigned char *buf)
 
 /* The inverse of bgapi_canonical; -1 unless buf[0..len) is a canonical
  * form of this version with no unknown flag. */
-static int canonical_parse(const unsigned char *buf, size_t len,
-                           bg_resolved *r)
+static int canonical_parse(const unsigned char *buf, size_t len, bg_resolved *r)
 {
     if (len != CANON_LEN || buf[0] != CANON_VERSION || (buf[1] & ~1u) != 0)
         return -1;
@@ -121,7 +120,8 @@ static uint64_t mix64(uint64_t z)
 
 uint64_t bgapi_hash64(const unsigned char *canon, size_t len)
 {
-    uint64_t h = UINT64_C(0x6a09e667f3bcc909) ^ (len * UINT64_C(0x9e3779b97f4a7c15));
+    uint64_t h =
+        UINT64_C(0x6a09e667f3bcc909) ^ (len * UINT64_C(0x9e3779b97f4a7c15));
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         uint64_t w = get_u64(canon + i);
@@ -139,7 +139,8 @@ static size_t b64url_encode(const unsigned char *in, size_t n, char *out)
 {
     size_t o = 0, i = 0;
     for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        uint32_t v =
+            (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
         out[o++] = b64url[v >> 18];
         out[o++] = b64url[(v >> 12) & 63];
         out[o++] = b64url[(v >> 6) & 63];

@@ -17,9 +17,9 @@
 #include "api/problem.h"
 #include "core/resolve.h"
 
-#define BGAPI_CANON_MAX 192       /* bytes of a canonical form, at most */
-#define BGAPI_ID_MAX 256          /* characters of an id, at most */
-#define BGAPI_ETAG_MAX 64         /* characters of an ETag, quotes included */
+#define BGAPI_CANON_MAX 192 /* bytes of a canonical form, at most */
+#define BGAPI_ID_MAX    256 /* characters of an id, at most */
+#define BGAPI_ETAG_MAX  64  /* characters of an ETag, quotes included */
 
 /* Write the canonical form of *r into buf (BGAPI_CANON_MAX bytes) and
  * return its length. Bit-exact (-0.0 and 0.0 differ), so equal canonical

@@ -9,8 +9,7 @@
 
 #define NFORMATS 4
 
-static const char *const format_names[NFORMATS] = {"json", "npy", "bin",
-                                                   "txt"};
+static const char *const format_names[NFORMATS] = {"json", "npy", "bin", "txt"};
 static const char *const media_types[NFORMATS] = {
     "application/json", "application/x-npy", "application/octet-stream",
     "text/plain"};
@@ -188,8 +187,7 @@ int bgapi_negotiate(const char *accept, const char *format, const char *dtype,
         while (f < NFORMATS && strcmp(format, format_names[f]) != 0)
             f++;
         if (f == NFORMATS)
-            return bgapi_problem_set(prob, 400, "invalid-value", NULL,
-                                     "format",
+            return bgapi_problem_set(prob, 400, "invalid-value", NULL, "format",
                                      "format must be one of json, npy, "
                                      "bin, txt");
         fmt = (bgapi_format)f;

@@ -17,7 +17,7 @@ typedef enum {
 
 typedef struct {
     bgapi_format format;
-    bg_dtype dtype;               /* BG_F64 unless npy/bin with float32 */
+    bg_dtype dtype; /* BG_F64 unless npy/bin with float32 */
 } bgapi_repr;
 
 /* The number of distinct representations (json, npy f8, npy f4, bin f8,

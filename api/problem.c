@@ -62,8 +62,8 @@ static void copy_utf8_trunc(char *dst, size_t cap, const char *src)
 }
 
 int bgapi_problem_set(bgapi_problem *p, int status, const char *slug,
-                      const char *title, const char *field,
-                      const char *fmt, ...)
+                      const char *title, const char *field, const char *fmt,
+                      ...)
 {
     if (p == NULL)
         return -1;
@@ -110,8 +110,8 @@ int bgapi_problem_from_core(bgapi_problem *p, const bg_error *err)
         status = 500;
         break;
     }
-    const char *detail = err->detail[0] != '\0' ? err->detail
-                                                : bg_strerror(err->code);
+    const char *detail =
+        err->detail[0] != '\0' ? err->detail : bg_strerror(err->code);
     return bgapi_problem_set(p, status, slug, NULL, err->field, "%s", detail);
 }
 
@@ -123,8 +123,11 @@ static void utf8_sanitize(char *dst, size_t cap, const char *s)
     size_t i = 0;
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-                               : (c >> 3) == 30 ? 4 : 0;
+        size_t len = c < 0x80         ? 1
+                     : (c >> 5) == 6  ? 2
+                     : (c >> 4) == 14 ? 3
+                     : (c >> 3) == 30 ? 4
+                                      : 0;
         int ok = len > 0 && i + len <= n;
         for (size_t k = 1; ok && k < len; k++)
             ok = ((unsigned char)s[i + k] & 0xC0) == 0x80;
@@ -203,8 +206,8 @@ char *bgapi_problem_render(const bgapi_problem *p, const char *instance,
         rc |= set_string(o, "field", p->field);
     if (instance != NULL)
         rc |= set_string(o, "instance", instance);
-    char *s = rc == 0 ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)
-                      : NULL;
+    char *s =
+        rc == 0 ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (s != NULL)
         s = escape_markup(s);

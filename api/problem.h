@@ -11,14 +11,14 @@
 
 #include "core/bg_error.h"
 
-#define BGAPI_PROBLEM_FIELD_MAX 48
+#define BGAPI_PROBLEM_FIELD_MAX  48
 #define BGAPI_PROBLEM_DETAIL_MAX 320
 
 typedef struct {
-    int status;                   /* 400, 401, 404, 405, 406, 413, 415, 422, 503 */
-    const char *slug;             /* static, e.g. "invalid-value" */
-    const char *title;            /* static, e.g. "Value out of range" */
-    char field[BGAPI_PROBLEM_FIELD_MAX];     /* "" if none */
+    int status;        /* 400, 401, 404, 405, 406, 413, 415, 422, 503 */
+    const char *slug;  /* static, e.g. "invalid-value" */
+    const char *title; /* static, e.g. "Value out of range" */
+    char field[BGAPI_PROBLEM_FIELD_MAX]; /* "" if none */
     char detail[BGAPI_PROBLEM_DETAIL_MAX];
 } bgapi_problem;
 
@@ -28,9 +28,8 @@ typedef struct {
  * truncated to their buffers on a UTF-8 boundary. Returns -1, so validation
  * can end with `return bgapi_problem_set(...)`. */
 int bgapi_problem_set(bgapi_problem *p, int status, const char *slug,
-                      const char *title, const char *field,
-                      const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+                      const char *title, const char *field, const char *fmt,
+                      ...) __attribute__((format(printf, 6, 7)));
 
 /* The standard title of a slug ("not-found" -> "Not found"); a static
  * string, "Error" for an unknown slug. */

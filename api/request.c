@@ -12,7 +12,13 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { KIND_REAL, KIND_COUNT, KIND_BOOL, KIND_CONV, KIND_VEC3 } field_kind;
+typedef enum {
+    KIND_REAL,
+    KIND_COUNT,
+    KIND_BOOL,
+    KIND_CONV,
+    KIND_VEC3
+} field_kind;
 
 typedef struct {
     const char *name;
@@ -20,27 +26,21 @@ typedef struct {
     size_t offset; /* into bg_params */
 } field_spec;
 
-#define FIELD(name, kind) {#name, kind, offsetof(bg_params, name)}
+#define FIELD(name, kind)                                                      \
+    {                                                                          \
+#name, kind, offsetof(bg_params, name)                                 \
+    }
 
 static const field_spec fields[] = {
-    FIELD(lambda_A, KIND_REAL),
-    FIELD(energy_eV, KIND_REAL),
-    FIELD(dispersion_percent, KIND_REAL),
-    FIELD(dispstep_percent, KIND_REAL),
-    FIELD(dispsteps, KIND_COUNT),
-    FIELD(divergence_mrad, KIND_REAL),
-    FIELD(hdivrange_mrad, KIND_REAL),
-    FIELD(vdivrange_mrad, KIND_REAL),
-    FIELD(hdivstep_mrad, KIND_REAL),
-    FIELD(vdivstep_mrad, KIND_REAL),
-    FIELD(divsteps, KIND_COUNT),
-    FIELD(hdivsteps, KIND_COUNT),
-    FIELD(vdivsteps, KIND_COUNT),
-    FIELD(round_div, KIND_BOOL),
-    FIELD(convention, KIND_CONV),
-    FIELD(beam_vector, KIND_VEC3),
-    FIELD(polar_vector, KIND_VEC3),
-    FIELD(source_distance_mm, KIND_REAL),
+    FIELD(lambda_A, KIND_REAL),           FIELD(energy_eV, KIND_REAL),
+    FIELD(dispersion_percent, KIND_REAL), FIELD(dispstep_percent, KIND_REAL),
+    FIELD(dispsteps, KIND_COUNT),         FIELD(divergence_mrad, KIND_REAL),
+    FIELD(hdivrange_mrad, KIND_REAL),     FIELD(vdivrange_mrad, KIND_REAL),
+    FIELD(hdivstep_mrad, KIND_REAL),      FIELD(vdivstep_mrad, KIND_REAL),
+    FIELD(divsteps, KIND_COUNT),          FIELD(hdivsteps, KIND_COUNT),
+    FIELD(vdivsteps, KIND_COUNT),         FIELD(round_div, KIND_BOOL),
+    FIELD(convention, KIND_CONV),         FIELD(beam_vector, KIND_VEC3),
+    FIELD(polar_vector, KIND_VEC3),       FIELD(source_distance_mm, KIND_REAL),
 };
 
 /* Write s as it may be echoed to a client: at most `limit` bytes of it
@@ -216,8 +216,8 @@ int bgapi_parse_params(const char *body, size_t len, bg_params *out,
                                  "the body holds a NUL byte at byte %zu",
                                  (size_t)(nul - body));
     json_error_t jerr;
-    json_t *root = json_loadb(body, len,
-                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    json_t *root =
+        json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (root == NULL)
         return malformed(prob, &jerr);
     int rc = 0;

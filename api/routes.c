@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#define ALLOW_GET "GET, HEAD"
+#define ALLOW_GET  "GET, HEAD"
 #define ALLOW_POST "POST"
 
 static const struct {

@@ -49,8 +49,8 @@ static void naive_rotate(const double *v, double *newv, const double *axis,
 {
     double sinphi = sin(phi);
     double cosphi = cos(phi);
-    double dot = (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) *
-                 (1.0 - cosphi);
+    double dot =
+        (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) * (1.0 - cosphi);
     double t[3];
     t[0] = axis[0] * dot + v[0] * cosphi +
            (-axis[2] * v[1] + axis[1] * v[2]) * sinphi;
@@ -88,8 +88,8 @@ static size_t naive_pass(const bg_resolved *r, naive_grid *g)
                 vec[k] = -r->source_distance_m * r->beam[k];
             naive_rotate(vec, nv, r->polar, vdiv);
             naive_rotate(nv, vec, r->vert, hdiv);
-            double mag = sqrt(vec[0] * vec[0] + vec[1] * vec[1] +
-                              vec[2] * vec[2]);
+            double mag =
+                sqrt(vec[0] * vec[0] + vec[1] * vec[1] + vec[2] * vec[2]);
             for (int64_t dt = 0; dt < ds; ++dt, ++n) {
                 g->x[n] = vec[0] / mag;
                 g->y[n] = vec[1] / mag;
@@ -200,10 +200,14 @@ static double run_once(run_kind k, const bg_resolved *r, int threads,
 {
     size_t n;
     switch (k) {
-    case RUN_CORE: return core_grid_once(r, threads, g);
-    case RUN_CORE_COLD: return core_cold_once(r, threads);
-    case RUN_NAIVE: return naive_grid_once(r, g, &n);
-    default: return memset_once(g);
+    case RUN_CORE:
+        return core_grid_once(r, threads, g);
+    case RUN_CORE_COLD:
+        return core_cold_once(r, threads);
+    case RUN_NAIVE:
+        return naive_grid_once(r, g, &n);
+    default:
+        return memset_once(g);
     }
 }
 
@@ -314,10 +318,10 @@ int main(void)
         double b = (double)c->count * 5.0 * sizeof(double);
         printf("%-15s %9llu %5d %8.1f us %8.1f us %8.1f us %6.3fx %6.3fx "
                "%8.1f us %8.1f us %9.2f\n",
-               c->name, (unsigned long long)c->count, c->reps,
-               c->naive * 1e6, c->core1 * 1e6, c->coreN * 1e6,
-               c->core1 / c->naive, c->coreN / c->naive, c->cold1 * 1e6,
-               c->memset * 1e6, b / c->coreN / 1e9);
+               c->name, (unsigned long long)c->count, c->reps, c->naive * 1e6,
+               c->core1 * 1e6, c->coreN * 1e6, c->core1 / c->naive,
+               c->coreN / c->naive, c->cold1 * 1e6, c->memset * 1e6,
+               b / c->coreN / 1e9);
     }
     double bytes = (double)L->count * 5.0 * sizeof(double);
     printf("\nL: %.0f MB of output; memset %.2f GB/s, core (all threads) "
@@ -336,8 +340,8 @@ int main(void)
     printf("  core (1 thread) <= 0.5x naive on M: %.3fx  %s\n", rm,
            verdict(rm <= 0.5));
     if (all >= 2)
-        printf("  >= 1.5x from 1 to 2 threads on L: %.2fx  %s\n",
-               L->core1 / L2, verdict(L->core1 / L2 >= 1.5));
+        printf("  >= 1.5x from 1 to 2 threads on L: %.2fx  %s\n", L->core1 / L2,
+               verdict(L->core1 / L2 >= 1.5));
     else
         printf("  >= 1.5x from 1 to 2 threads on L: not measurable on 1 "
                "CPU\n");

@@ -7,24 +7,24 @@
 #ifndef BG_ERROR_H
 #define BG_ERROR_H
 
-#define BG_STATUS_MAP(X)                                                     \
-    X(OK, "success")                                                         \
-    X(INVALID, "value out of range")                                         \
-    X(CONFLICT, "fields conflict with each other")                           \
-    X(VECTOR, "vector is zero or not finite")                                \
-    X(PARALLEL, "polar_vector is parallel to beam_vector")                   \
-    X(EMPTY, "every divergence point was trimmed")                           \
-    X(TOO_MANY, "grid exceeds the source limit")                             \
+#define BG_STATUS_MAP(X)                                                       \
+    X(OK, "success")                                                           \
+    X(INVALID, "value out of range")                                           \
+    X(CONFLICT, "fields conflict with each other")                             \
+    X(VECTOR, "vector is zero or not finite")                                  \
+    X(PARALLEL, "polar_vector is parallel to beam_vector")                     \
+    X(EMPTY, "every divergence point was trimmed")                             \
+    X(TOO_MANY, "grid exceeds the source limit")                               \
     X(NOMEM, "out of memory")
 
 typedef enum {
 #define BG_STATUS_ENUM(name, msg) BG_##name,
     BG_STATUS_MAP(BG_STATUS_ENUM)
 #undef BG_STATUS_ENUM
-    BG_STATUS_COUNT
+        BG_STATUS_COUNT
 } bg_status;
 
-#define BG_ERROR_FIELD_MAX 32
+#define BG_ERROR_FIELD_MAX  32
 #define BG_ERROR_DETAIL_MAX 256
 
 /* The detail of a failure: which request field (SPEC 2.1 name, "" when the

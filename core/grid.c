@@ -33,11 +33,11 @@
 /* The kept-point structure of a grid: points == sum of row lengths. */
 typedef struct {
     const bg_resolved *r;
-    bool all_kept;      /* round_div false or a zero range: nothing trims */
-    bool tame;          /* runs can be found by binary search */
-    int64_t jmin;       /* column of the smallest B */
-    double bmin;        /* B(jmin) */
-    int64_t ilo, ihi;   /* rows with kept points (ilo > ihi: none) */
+    bool all_kept;    /* round_div false or a zero range: nothing trims */
+    bool tame;        /* runs can be found by binary search */
+    int64_t jmin;     /* column of the smallest B */
+    double bmin;      /* B(jmin) */
+    int64_t ilo, ihi; /* rows with kept points (ilo > ihi: none) */
 } trim_plan;
 
 /* nanoBragg's angle of index i on axis a: step*i - range/2. */
@@ -95,8 +95,8 @@ static int64_t argmin_term(const bg_axis *a)
 /* First index in [lo, mid] that is kept, given that kept is monotone
  * non-decreasing there and mid is kept. term_axis is the searched axis,
  * other the fixed term. */
-static int64_t search_first(const trim_plan *t, const bg_axis *a,
-                            double other, int64_t lo, int64_t mid)
+static int64_t search_first(const trim_plan *t, const bg_axis *a, double other,
+                            int64_t lo, int64_t mid)
 {
     int64_t hi = mid;
     while (lo < hi) {
@@ -129,8 +129,7 @@ static void plan_trim(const bg_resolved *r, trim_plan *t)
 {
     memset(t, 0, sizeof *t);
     t->r = r;
-    t->all_kept = !r->round_div || r->hdiv.range == 0.0 ||
-                  r->vdiv.range == 0.0;
+    t->all_kept = !r->round_div || r->hdiv.range == 0.0 || r->vdiv.range == 0.0;
     t->tame = t->all_kept || (axis_tame(&r->hdiv) && axis_tame(&r->vdiv));
     t->ilo = 0;
     t->ihi = r->hdiv.count - 1;
@@ -233,8 +232,8 @@ bg_status bg_grid_count(const bg_resolved *r, uint64_t max_sources,
         return s;
     uint64_t d = (uint64_t)r->disp.count;
     uint64_t cap = max_sources / d;
-    uint64_t work_cap = cap > (UINT64_MAX - 1024) / 4 ? UINT64_MAX
-                                                      : 4 * cap + 1024;
+    uint64_t work_cap =
+        cap > (UINT64_MAX - 1024) / 4 ? UINT64_MAX : 4 * cap + 1024;
     trim_plan t;
     plan_trim(r, &t);
     bool refused;
@@ -319,11 +318,10 @@ void bg_grid_free(bg_grid *g)
 }
 
 /* nanoBragg's rotate_axis with sin and cos of the angle given. */
-static void rotate(const double v[3], const double axis[3], double s,
-                   double c, double out[3])
+static void rotate(const double v[3], const double axis[3], double s, double c,
+                   double out[3])
 {
-    double dot = (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) *
-                 (1.0 - c);
+    double dot = (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) * (1.0 - c);
     out[0] = axis[0] * dot + v[0] * c + (-axis[2] * v[1] + axis[1] * v[2]) * s;
     out[1] = axis[1] * dot + v[1] * c + (+axis[2] * v[0] - axis[0] * v[2]) * s;
     out[2] = axis[2] * dot + v[2] * c + (-axis[1] * v[0] + axis[0] * v[1]) * s;
@@ -334,14 +332,14 @@ static void rotate(const double v[3], const double axis[3], double s,
 typedef struct {
     const bg_resolved *r;
     bg_grid *g;
-    uint64_t d;          /* dispersion steps */
-    double weight;       /* 1/N */
-    double *lambdas;     /* d wavelengths */
-    float *lambdas_f32;  /* the same, rounded to float */
+    uint64_t d;           /* dispersion steps */
+    double weight;        /* 1/N */
+    double *lambdas;      /* d wavelengths */
+    float *lambdas_f32;   /* the same, rounded to float */
     double *cx, *cy, *cz; /* per column from col0: p rotated about polar */
     int64_t col0;
-    int64_t *run_lo;     /* per row from plan ilo: first kept column */
-    uint64_t *offset;    /* per row: first source index; rows+1 entries */
+    int64_t *run_lo;  /* per row from plan ilo: first kept column */
+    uint64_t *offset; /* per row: first source index; rows+1 entries */
 } fill_ctx;
 
 /* dst[k] = v for k < d, two at a time: the inner store loop of the
@@ -360,8 +358,8 @@ static inline void splat_f64(double *dst, double v, uint64_t d)
 
 /* dst[b*d + k] = src[b] for b < m, k < d: one column of the dispersion
  * fan-out. */
-static void spread_f64(double *restrict dst, const double *restrict src,
-                       int m, uint64_t d)
+static void spread_f64(double *restrict dst, const double *restrict src, int m,
+                       uint64_t d)
 {
     if (d == 1) {
 #pragma omp simd
@@ -432,8 +430,7 @@ static void repeat_f32(float *restrict dst, const float *restrict pattern,
  * each, from source o on: column by column, so that each loop writes one
  * sequential stream. */
 static void store_batch(const fill_ctx *f, uint64_t o, int m,
-                        double u[3][BG_GRID_BATCH],
-                        double p[3][BG_GRID_BATCH])
+                        double u[3][BG_GRID_BATCH], double p[3][BG_GRID_BATCH])
 {
     bg_grid *g = f->g;
     const uint64_t d = f->d, n = (uint64_t)m * d;
@@ -481,9 +478,8 @@ static void rotate_batch(const double *restrict qx, const double *restrict qy,
  * instructions are); the compiler cannot vectorize sqrt itself because of
  * errno. */
 static void unitize_batch(const double *restrict px, const double *restrict py,
-                          const double *restrict pz, int m,
-                          double *restrict ux, double *restrict uy,
-                          double *restrict uz)
+                          const double *restrict pz, int m, double *restrict ux,
+                          double *restrict uy, double *restrict uz)
 {
     int b = 0;
 #ifdef __SSE2__
@@ -508,12 +504,12 @@ static void unitize_batch(const double *restrict px, const double *restrict py,
 
 /* Rotate, unitize and store the m points of one batch starting at column
  * index ci (relative to col0), sources from o on. */
-static void emit_batch(const fill_ctx *f, int64_t ci, int m, double s,
-                       double c, uint64_t o)
+static void emit_batch(const fill_ctx *f, int64_t ci, int m, double s, double c,
+                       uint64_t o)
 {
     double p[3][BG_GRID_BATCH], u[3][BG_GRID_BATCH];
-    rotate_batch(f->cx + ci, f->cy + ci, f->cz + ci, f->r->vert, s, c, m,
-                 p[0], p[1], p[2]);
+    rotate_batch(f->cx + ci, f->cy + ci, f->cz + ci, f->r->vert, s, c, m, p[0],
+                 p[1], p[2]);
     unitize_batch(p[0], p[1], p[2], m, u[0], u[1], u[2]);
     store_batch(f, o, m, u, p);
 }
@@ -627,8 +623,7 @@ static void column_span(const fill_ctx *f, int64_t rows, int64_t *c0,
 static bool plan_matches(const trim_plan *t, uint64_t points)
 {
     if (t->tame)
-        return t->ihi >= t->ilo &&
-               (uint64_t)(t->ihi - t->ilo + 1) <= points;
+        return t->ihi >= t->ilo && (uint64_t)(t->ihi - t->ilo + 1) <= points;
     bool refused;
     uint64_t n = count_points(t, points, 4 * points + 1024, &refused);
     return !refused && n == points;
@@ -683,8 +678,7 @@ static bg_status fill_runs(const trim_plan *t, fill_ctx *f, int nt)
 
 bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
 {
-    if (bg_resolved_check(r, NULL) != BG_OK || g->count == 0 ||
-        g->x == NULL)
+    if (bg_resolved_check(r, NULL) != BG_OK || g->count == 0 || g->x == NULL)
         return BG_INVALID;
     uint64_t d = (uint64_t)r->disp.count;
     if (g->count % d != 0)

@@ -16,7 +16,7 @@
 typedef enum { BG_F64, BG_F32 } bg_dtype;
 
 /* Flags for bg_grid_alloc. */
-#define BG_GRID_POSITIONS 1u     /* also keep source positions (metres) */
+#define BG_GRID_POSITIONS 1u /* also keep source positions (metres) */
 
 /* A filled grid. Column arrays hold `count` elements of `dtype` (double or
  * float): x, y, z the unit direction from the sample toward the source,
@@ -24,8 +24,8 @@ typedef enum { BG_F64, BG_F32 } bg_dtype;
  * positions in metres (always double), or NULL unless BG_GRID_POSITIONS was
  * asked for. The arrays are owned by the grid and freed by bg_grid_free. */
 typedef struct {
-    uint64_t count;               /* sources */
-    uint64_t points;              /* kept divergence points = count / disp */
+    uint64_t count;  /* sources */
+    uint64_t points; /* kept divergence points = count / disp */
     bg_dtype dtype;
     void *x, *y, *z, *weight, *lambda;
     double *px, *py, *pz;

@@ -51,9 +51,9 @@ typedef struct {
     bg_opt_count divsteps;
     bg_opt_count hdivsteps;
     bg_opt_count vdivsteps;
-    bool round_div;               /* default true */
+    bool round_div; /* default true */
     bool convention_given;
-    bg_convention convention;     /* default BG_CONV_MOSFLM */
+    bg_convention convention; /* default BG_CONV_MOSFLM */
     bg_opt_vec3 beam_vector;
     bg_opt_vec3 polar_vector;
     bg_opt_real source_distance_mm;

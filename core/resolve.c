@@ -21,9 +21,9 @@
 /* The request fields of one axis after unit conversion, with nanoBragg's
  * sentinel: a count "given" only if > 0, a range if >= 0, a step if > 0. */
 typedef struct {
-    int64_t count;      /* -1: not given */
-    double range;       /* -1.0: not given */
-    double step;        /* -1.0: not given */
+    int64_t count; /* -1: not given */
+    double range;  /* -1.0: not given */
+    double step;   /* -1.0: not given */
     const char *step_field;
 } axis_input;
 
@@ -52,8 +52,7 @@ static bg_status check_positive(const bg_opt_real *o, const char *field,
         return BG_OK;
     if (!isfinite(o->value) || !(o->value > 0.0))
         return bg_error_set(err, BG_INVALID, field,
-                            "%s must be a finite number greater than 0",
-                            field);
+                            "%s must be a finite number greater than 0", field);
     if (o->value < BG_SCALE_MIN || o->value > BG_SCALE_MAX)
         return bg_error_set(err, BG_INVALID, field,
                             "%s must be between %g and %g (got %.17g)", field,
@@ -74,8 +73,7 @@ static bg_status check_count(const bg_opt_count *o, const char *field,
     if (o->value > BG_AXIS_COUNT_MAX)
         return bg_error_set(err, BG_TOO_MANY, field,
                             "%s must be at most %lld (got %lld)", field,
-                            (long long)BG_AXIS_COUNT_MAX,
-                            (long long)o->value);
+                            (long long)BG_AXIS_COUNT_MAX, (long long)o->value);
     return BG_OK;
 }
 
@@ -148,8 +146,7 @@ static int64_t pick_count(const bg_opt_count *specific,
 
 /* SPEC 2.2's table, line by line as nanoBragg.c writes it, then the sanity
  * reset. Fails only when ceil(range/step) is past BG_AXIS_COUNT_MAX. */
-static bg_status resolve_axis(const axis_input *in, bg_axis *out,
-                              bg_error *err)
+static bg_status resolve_axis(const axis_input *in, bg_axis *out, bg_error *err)
 {
     int64_t count = in->count;
     double range = in->range;
@@ -202,8 +199,7 @@ static bg_status resolve_axis(const axis_input *in, bg_axis *out,
 }
 
 /* Resolve the two divergence axes and the dispersion axis. */
-static bg_status resolve_axes(const bg_params *p, bg_resolved *r,
-                              bg_error *err)
+static bg_status resolve_axes(const bg_params *p, bg_resolved *r, bg_error *err)
 {
     const axis_input h = {
         pick_count(&p->hdivsteps, &p->divsteps),
@@ -217,8 +213,7 @@ static bg_status resolve_axes(const bg_params *p, bg_resolved *r,
         "vdivstep_mrad"};
     const axis_input d = {
         p->dispsteps.given ? p->dispsteps.value : -1,
-        p->dispersion_percent.given ? p->dispersion_percent.value / 100.0
-                                    : 0.0,
+        p->dispersion_percent.given ? p->dispersion_percent.value / 100.0 : 0.0,
         p->dispstep_percent.given ? p->dispstep_percent.value / 100.0 : -1.0,
         "dispstep_percent"};
     bg_status s;
@@ -250,8 +245,8 @@ static bg_status resolve_lambda(const bg_params *p, bg_resolved *r,
     r->lambda0_m = lambda0;
     const bg_axis *d = &r->disp;
     double first = lambda0 * (1.0 + d->step * 0.0 - d->range / 2.0);
-    double last = lambda0 * (1.0 + d->step * (double)(d->count - 1) -
-                             d->range / 2.0);
+    double last =
+        lambda0 * (1.0 + d->step * (double)(d->count - 1) - d->range / 2.0);
     if (!(first > 0.0) || !isfinite(last))
         return bg_error_set(err, BG_INVALID, "dispersion_percent",
                             "dispersion_percent %.17g makes a wavelength that "
@@ -303,8 +298,7 @@ static double norm3(const double v[3])
 
 /* The default beam and polarization of a named convention (SPEC 2.4);
  * CUSTOM alone keeps MOSFLM's. */
-static void convention_vectors(bg_convention c, double beam[3],
-                               double polar[3])
+static void convention_vectors(bg_convention c, double beam[3], double polar[3])
 {
     static const double mosflm[2][3] = {{1, 0, 0}, {0, 0, 1}};
     static const double xds[2][3] = {{0, 0, 1}, {1, 0, 0}};
@@ -372,8 +366,7 @@ bg_status bg_resolve(const bg_params *p, bg_resolved *out, bg_error *err)
 
 /* One resolved axis: count in range and either count >= 1 with positive
  * finite range and step, or the reset state (1, 0, 0). */
-static bg_status check_axis(const bg_axis *a, const char *field,
-                            bg_error *err)
+static bg_status check_axis(const bg_axis *a, const char *field, bg_error *err)
 {
     if (a->count < 1 || a->count > BG_AXIS_COUNT_MAX)
         return bg_error_set(err, BG_INVALID, field,
@@ -384,8 +377,7 @@ static bg_status check_axis(const bg_axis *a, const char *field,
                 a->step > 0.0;
     if (!reset && !live)
         return bg_error_set(err, BG_INVALID, field,
-                            "%s range and step are not a resolved pair",
-                            field);
+                            "%s range and step are not a resolved pair", field);
     return BG_OK;
 }
 
@@ -408,9 +400,9 @@ bg_status bg_resolved_check(const bg_resolved *r, bg_error *err)
         return bg_error_set(err, BG_INVALID, "lambda_A",
                             "lambda0 must be positive and finite");
     double first = r->lambda0_m * (1.0 - r->disp.range / 2.0);
-    double last = r->lambda0_m * (1.0 + r->disp.step *
-                                             (double)(r->disp.count - 1) -
-                                  r->disp.range / 2.0);
+    double last =
+        r->lambda0_m * (1.0 + r->disp.step * (double)(r->disp.count - 1) -
+                        r->disp.range / 2.0);
     if (!(first > 0.0) || !isfinite(last))
         return bg_error_set(err, BG_INVALID, "dispersion_percent",
                             "the dispersion makes a wavelength that is not "

@@ -26,14 +26,14 @@ typedef struct {
 } bg_axis;
 
 typedef struct {
-    bg_axis hdiv;                 /* radians */
-    bg_axis vdiv;                 /* radians */
-    bg_axis disp;                 /* fraction of lambda0 */
-    double lambda0_m;             /* metres */
-    double beam[3];               /* unit */
-    double polar[3];              /* unit, not orthogonalized */
-    double vert[3];               /* unit(beam x polar) */
-    double source_distance_m;     /* metres */
+    bg_axis hdiv;             /* radians */
+    bg_axis vdiv;             /* radians */
+    bg_axis disp;             /* fraction of lambda0 */
+    double lambda0_m;         /* metres */
+    double beam[3];           /* unit */
+    double polar[3];          /* unit, not orthogonalized */
+    double vert[3];           /* unit(beam x polar) */
+    double source_distance_m; /* metres */
     bool round_div;
 } bg_resolved;
 

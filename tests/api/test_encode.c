@@ -59,9 +59,8 @@ static const char *const requests[] = {
 #define NREQ (sizeof requests / sizeof requests[0])
 
 static const bgapi_repr all_reprs[] = {
-    {BGAPI_FMT_JSON, BG_F64}, {BGAPI_FMT_NPY, BG_F64},
-    {BGAPI_FMT_NPY, BG_F32},  {BGAPI_FMT_BIN, BG_F64},
-    {BGAPI_FMT_BIN, BG_F32},  {BGAPI_FMT_TXT, BG_F64}};
+    {BGAPI_FMT_JSON, BG_F64}, {BGAPI_FMT_NPY, BG_F64}, {BGAPI_FMT_NPY, BG_F32},
+    {BGAPI_FMT_BIN, BG_F64},  {BGAPI_FMT_BIN, BG_F32}, {BGAPI_FMT_TXT, BG_F64}};
 #define NREPR (sizeof all_reprs / sizeof all_reprs[0])
 
 static double col(const bg_grid *g, const void *c, uint64_t i)
@@ -93,13 +92,13 @@ static void check_json(const fixture *f, const char *buf, size_t len)
     cr_expect_eq(json_integer_value(json_object_get(res, "dispsteps")),
                  r->disp.count);
     static const char *const keys[] = {
-        "hdivrange_mrad",    "hdivstep_mrad",     "vdivrange_mrad",
-        "vdivstep_mrad",     "dispersion_percent", "dispstep_percent",
-        "lambda_A",          "source_distance_mm"};
-    double want[] = {r->hdiv.range * 1000.0,  r->hdiv.step * 1000.0,
-                     r->vdiv.range * 1000.0,  r->vdiv.step * 1000.0,
-                     r->disp.range * 100.0,   r->disp.step * 100.0,
-                     r->lambda0_m * 1e10,     r->source_distance_m * 1000.0};
+        "hdivrange_mrad", "hdivstep_mrad",      "vdivrange_mrad",
+        "vdivstep_mrad",  "dispersion_percent", "dispstep_percent",
+        "lambda_A",       "source_distance_mm"};
+    double want[] = {r->hdiv.range * 1000.0, r->hdiv.step * 1000.0,
+                     r->vdiv.range * 1000.0, r->vdiv.step * 1000.0,
+                     r->disp.range * 100.0,  r->disp.step * 100.0,
+                     r->lambda0_m * 1e10,    r->source_distance_m * 1000.0};
     for (size_t k = 0; k < 8; k++) {
         json_t *v = json_object_get(res, keys[k]);
         cr_assert(json_is_real(v), "%s", keys[k]);
@@ -123,11 +122,16 @@ static void check_json(const fixture *f, const char *buf, size_t len)
     for (size_t i = 0; i < f->g.count; i++) {
         json_t *d = json_array_get(dirs, i);
         cr_assert_eq(json_array_size(d), 3);
-        expect_same(json_real_value(json_array_get(d, 0)), col(&f->g, f->g.x, i), "x", i);
-        expect_same(json_real_value(json_array_get(d, 1)), col(&f->g, f->g.y, i), "y", i);
-        expect_same(json_real_value(json_array_get(d, 2)), col(&f->g, f->g.z, i), "z", i);
-        expect_same(json_real_value(json_array_get(w, i)), col(&f->g, f->g.weight, i), "weight", i);
-        expect_same(json_real_value(json_array_get(l, i)), col(&f->g, f->g.lambda, i), "lambda", i);
+        expect_same(json_real_value(json_array_get(d, 0)),
+                    col(&f->g, f->g.x, i), "x", i);
+        expect_same(json_real_value(json_array_get(d, 1)),
+                    col(&f->g, f->g.y, i), "y", i);
+        expect_same(json_real_value(json_array_get(d, 2)),
+                    col(&f->g, f->g.z, i), "z", i);
+        expect_same(json_real_value(json_array_get(w, i)),
+                    col(&f->g, f->g.weight, i), "weight", i);
+        expect_same(json_real_value(json_array_get(l, i)),
+                    col(&f->g, f->g.lambda, i), "lambda", i);
     }
     json_decref(j);
 }
@@ -329,7 +333,8 @@ Test(encode, binary_from_f32_grid)
         char *buf;
         size_t len;
         encode(&f32, all_reprs[k], &buf, &len);
-        size_t head = len - f32.g.count * 5 * (all_reprs[k].dtype == BG_F32 ? 4 : 8);
+        size_t head =
+            len - f32.g.count * 5 * (all_reprs[k].dtype == BG_F32 ? 4 : 8);
         check_columns(&f32, (const unsigned char *)buf + head,
                       all_reprs[k].dtype);
         free(buf);
@@ -352,7 +357,8 @@ static void check_txt(const fixture *f, const char *buf, size_t len)
         for (int a = 0; a < 3; a++) {
             const double *pos = a == 0 ? f->g.px : a == 1 ? f->g.py : f->g.pz;
             const void *dir = a == 0 ? f->g.x : a == 1 ? f->g.y : f->g.z;
-            want[a] = pos ? pos[i] : col(&f->g, dir, i) * f->r.source_distance_m;
+            want[a] =
+                pos ? pos[i] : col(&f->g, dir, i) * f->r.source_distance_m;
         }
         want[3] = col(&f->g, f->g.weight, i);
         want[4] = col(&f->g, f->g.lambda, i);
@@ -395,8 +401,8 @@ Test(encode, txt_lines_and_digits)
 
 Test(encode, chunked_reads_match_encode_all, .timeout = 60)
 {
-    static const size_t caps[] = {BGAPI_CHUNK_MIN, BGAPI_CHUNK_MIN + 1, 1500,
-                                  4093, 65536, 1, 7, 100};
+    static const size_t caps[] = {
+        BGAPI_CHUNK_MIN, BGAPI_CHUNK_MIN + 1, 1500, 4093, 65536, 1, 7, 100};
     fixture f;
     fixture_make(&f, requests[3], BG_F64, BG_GRID_POSITIONS);
     for (size_t k = 0; k < NREPR; k++) {

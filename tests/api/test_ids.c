@@ -15,8 +15,8 @@ static bg_resolved resolve_json(const char *body)
 {
     bg_params p;
     bgapi_problem prob;
-    cr_assert_eq(bgapi_parse_params(body, strlen(body), &p, &prob), 0,
-                 "%s: %s", body, prob.detail);
+    cr_assert_eq(bgapi_parse_params(body, strlen(body), &p, &prob), 0, "%s: %s",
+                 body, prob.detail);
     bg_resolved r;
     bg_error err;
     cr_assert_eq(bg_resolve(&p, &r, &err), BG_OK, "%s: %s", body, err.detail);

@@ -35,17 +35,22 @@ Test(negotiate, table)
         {"application/*", NULL, NULL, 0, J, BG_F64, NULL},
         {"application/*, application/json;q=0", NULL, NULL, 0, N, BG_F64, NULL},
         {"*/*;q=0.1, text/plain", NULL, NULL, 0, T, BG_F64, NULL},
-        {"text/plain;q=0.5, application/x-npy;q=0.8", NULL, NULL, 0, N, BG_F64, NULL},
-        {"text/plain;q=0.8, application/x-npy;q=0.8", NULL, NULL, 0, N, BG_F64, NULL},
-        {"text/plain, application/octet-stream", NULL, NULL, 0, B, BG_F64, NULL},
-        {"text/plain , application/json ; q=0.9", NULL, NULL, 0, T, BG_F64, NULL},
+        {"text/plain;q=0.5, application/x-npy;q=0.8", NULL, NULL, 0, N, BG_F64,
+         NULL},
+        {"text/plain;q=0.8, application/x-npy;q=0.8", NULL, NULL, 0, N, BG_F64,
+         NULL},
+        {"text/plain, application/octet-stream", NULL, NULL, 0, B, BG_F64,
+         NULL},
+        {"text/plain , application/json ; q=0.9", NULL, NULL, 0, T, BG_F64,
+         NULL},
         {"application/json;q=0.001, image/png", NULL, NULL, 0, J, BG_F64, NULL},
         {"*/*;q=0.5, application/json;q=0", NULL, NULL, 0, N, BG_F64, NULL},
         {"image/png", NULL, NULL, 406, J, BG_F64, "Accept"},
         {"application/problem+json", NULL, NULL, 406, J, BG_F64, "Accept"},
         {"application/json;q=0", NULL, NULL, 406, J, BG_F64, "Accept"},
         {"*/*;q=0", NULL, NULL, 406, J, BG_F64, "Accept"},
-        {"text/html, application/xml;q=0.9", NULL, NULL, 406, J, BG_F64, "Accept"},
+        {"text/html, application/xml;q=0.9", NULL, NULL, 406, J, BG_F64,
+         "Accept"},
         {"application/json;q=2", NULL, NULL, 406, J, BG_F64, "Accept"},
         {"application/json;q=abc, text/plain", NULL, NULL, 0, T, BG_F64, NULL},
         {"application/x-npy", NULL, "float32", 0, N, BG_F32, NULL},
@@ -138,9 +143,15 @@ Test(negotiate, long_and_hostile_accept)
     bgapi_problem prob;
     cr_expect_eq(bgapi_negotiate(accept, NULL, NULL, &r, &prob), 0);
     cr_expect_eq(r.format, T);
-    static const char *const junk[] = {";;;", ",,,", "/", "*/", ";q=",
-                                       "text/plain;q", "text/plain;q=.5",
-                                       "\x01\x02", "*/*;q=1.0000"};
+    static const char *const junk[] = {";;;",
+                                       ",,,",
+                                       "/",
+                                       "*/",
+                                       ";q=",
+                                       "text/plain;q",
+                                       "text/plain;q=.5",
+                                       "\x01\x02",
+                                       "*/*;q=1.0000"};
     for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
         bgapi_negotiate(junk[i], NULL, NULL, &r, &prob);
 }

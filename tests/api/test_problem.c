@@ -24,9 +24,9 @@ static json_t *render_parse(const bgapi_problem *p, const char *instance)
 Test(problem, set_returns_minus_one_and_fills)
 {
     bgapi_problem p;
-    cr_expect_eq(bgapi_problem_set(&p, 404, "not-found", NULL, NULL,
-                                   "no grid %d", 7),
-                 -1);
+    cr_expect_eq(
+        bgapi_problem_set(&p, 404, "not-found", NULL, NULL, "no grid %d", 7),
+        -1);
     cr_expect_eq(p.status, 404);
     cr_expect_str_eq(p.slug, "not-found");
     cr_expect_str_eq(p.title, "Not found");
@@ -40,10 +40,10 @@ Test(problem, set_returns_minus_one_and_fills)
 Test(problem, titles_for_every_slug)
 {
     static const char *const slugs[] = {
-        "malformed-json",  "unknown-field",      "wrong-type",
-        "invalid-value",   "conflict",           "degenerate-vector",
-        "all-trimmed",     "too-many-sources",   "unsupported-media-type",
-        "not-acceptable",  "not-found",          "method-not-allowed",
+        "malformed-json",    "unknown-field",    "wrong-type",
+        "invalid-value",     "conflict",         "degenerate-vector",
+        "all-trimmed",       "too-many-sources", "unsupported-media-type",
+        "not-acceptable",    "not-found",        "method-not-allowed",
         "payload-too-large", "overloaded",       "unauthorized",
         "internal"};
     for (size_t i = 0; i < sizeof slugs / sizeof slugs[0]; i++)
@@ -114,8 +114,7 @@ Test(problem, render_escapes_hostile_text)
 {
     bgapi_problem p;
     bgapi_problem_set(&p, 400, "unknown-field", NULL, "a\"b\\c\n\x01",
-                      "bad \"%s\" </script> \x1b[31m \xff\xfe \xc3",
-                      "x\ty");
+                      "bad \"%s\" </script> \x1b[31m \xff\xfe \xc3", "x\ty");
     json_t *j = render_parse(&p, "/v1/sources/\"\n");
     const char *d = json_string_value(json_object_get(j, "detail"));
     cr_assert_not_null(d);

@@ -69,7 +69,8 @@ Test(request, every_field)
 {
     const char *body =
         "{\"lambda_A\": 1.5, \"energy_eV\": 9000, \"dispersion_percent\": 0.1,"
-        " \"dispstep_percent\": 0.02, \"dispsteps\": 3, \"divergence_mrad\": 0.5,"
+        " \"dispstep_percent\": 0.02, \"dispsteps\": 3, \"divergence_mrad\": "
+        "0.5,"
         " \"hdivrange_mrad\": 0.28, \"vdivrange_mrad\": 0.3, \"hdivstep_mrad\":"
         " 0.02, \"vdivstep_mrad\": 0.03, \"divsteps\": 5, \"hdivsteps\": 7,"
         " \"vdivsteps\": 9, \"round_div\": false, \"convention\": \"xds\","
@@ -198,8 +199,7 @@ Test(request, wrong_types_are_400_naming_field_and_type)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bg_params p;
         bgapi_problem prob;
-        cr_assert_eq(parse(cases[i].body, &p, &prob), -1, "%s",
-                     cases[i].body);
+        cr_assert_eq(parse(cases[i].body, &p, &prob), -1, "%s", cases[i].body);
         cr_expect_eq(prob.status, 400, "%s", cases[i].body);
         cr_expect_str_eq(prob.slug, "wrong-type", "%s", cases[i].body);
         cr_expect_str_eq(prob.field, cases[i].field);
@@ -265,8 +265,8 @@ Test(request, empty_and_whitespace_body)
 
 Test(request, non_object_bodies)
 {
-    static const char *const bodies[] = {"[]", "[{}]", "1", "\"x\"", "null",
-                                         "true", "-0.5"};
+    static const char *const bodies[] = {"[]",   "[{}]", "1",   "\"x\"",
+                                         "null", "true", "-0.5"};
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         bg_params p;
         bgapi_problem prob;

@@ -80,8 +80,7 @@ static void check_one(double v)
     memset(buf, 'X', sizeof buf);
     size_t n = bg_fmt_double(v, buf);
     cr_assert(n > 0 && n <= BG_FMT_DOUBLE_MAX, "length %zu for %a", n, v);
-    cr_assert(is_json_number(buf, n), "not JSON: %.*s for %a", (int)n, buf,
-              v);
+    cr_assert(is_json_number(buf, n), "not JSON: %.*s for %a", (int)n, buf, v);
     buf[n] = '\0';
     double back = strtod(buf, NULL);
     cr_assert(to_bits(back) == to_bits(v), "%s reads back as %a, not %a", buf,
@@ -211,7 +210,7 @@ Test(fmt, powers_of_ten_and_two_and_integers, .timeout = 60)
 Test(fmt, shortest_for_short_decimals)
 {
     /* Values typed as short decimals come back as the same short text. */
-    static const char *const texts[] = {"0.28", "0.02", "1.0", "0.0001",
+    static const char *const texts[] = {"0.28",     "0.02",  "1.0", "0.0001",
                                         "12398.42", "1e-10", "0.3", "2.5e-8"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         char buf[BG_FMT_DOUBLE_MAX + 1];

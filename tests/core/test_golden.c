@@ -56,8 +56,8 @@ static void check_grid(const golden_case *c, const bg_grid *g)
         double got_p[3] = {g->px[i], g->py[i], g->pz[i]};
         for (int k = 0; k < 3; k++) {
             cr_assert(close_rel(got_d[k], ed[k], norm3(ed)),
-                      "%s source %llu direction[%d]: %.17g vs %.17g",
-                      c->name, (unsigned long long)i, k, got_d[k], ed[k]);
+                      "%s source %llu direction[%d]: %.17g vs %.17g", c->name,
+                      (unsigned long long)i, k, got_d[k], ed[k]);
             cr_assert(close_rel(got_p[k], ep[k], norm3(ep)),
                       "%s source %llu position[%d]: %.17g vs %.17g", c->name,
                       (unsigned long long)i, k, got_p[k], ep[k]);
@@ -121,9 +121,8 @@ Test(golden, refusals_name_the_field)
     cr_expect_eq(bg_grid_count(&r, 1000000, &n, NULL, &err), BG_EMPTY);
     cr_expect(strstr(err.detail, "round_div") != NULL, "%s", err.detail);
     golden_free(&c);
-    cr_assert_eq(golden_load("tests/golden/g12_polar_parallel_to_beam.json",
-                             &c),
-                 0);
+    cr_assert_eq(
+        golden_load("tests/golden/g12_polar_parallel_to_beam.json", &c), 0);
     cr_expect_eq(bg_resolve(&c.params, &r, &err), BG_PARALLEL);
     cr_expect_str_eq(err.field, "polar_vector");
     golden_free(&c);

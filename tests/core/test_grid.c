@@ -23,8 +23,8 @@ static void ref_rotate(const double *v, double *newv, const double *axis,
 {
     double sinphi = sin(phi);
     double cosphi = cos(phi);
-    double dot = (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) *
-                 (1.0 - cosphi);
+    double dot =
+        (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) * (1.0 - cosphi);
     double t[3];
     t[0] = axis[0] * dot + v[0] * cosphi +
            (-axis[2] * v[1] + axis[1] * v[2]) * sinphi;
@@ -57,8 +57,8 @@ static uint64_t ref_pass(const bg_resolved *r, ref_grid *g)
                 vec[k] = -r->source_distance_m * r->beam[k];
             ref_rotate(vec, nv, r->polar, vdiv);
             ref_rotate(nv, vec, r->vert, hdiv);
-            double mag = sqrt(vec[0] * vec[0] + vec[1] * vec[1] +
-                              vec[2] * vec[2]);
+            double mag =
+                sqrt(vec[0] * vec[0] + vec[1] * vec[1] + vec[2] * vec[2]);
             for (int64_t dt = 0; dt < ds; ++dt) {
                 if (g->x != NULL) {
                     g->x[n] = vec[0] / mag;
@@ -68,8 +68,8 @@ static uint64_t ref_pass(const bg_resolved *r, ref_grid *g)
                     g->py[n] = vec[1];
                     g->pz[n] = vec[2];
                     g->w[n] = 1.0 / (double)g->n;
-                    g->l[n] = r->lambda0_m * (1.0 + r->disp.step * dt -
-                                              r->disp.range / 2.0);
+                    g->l[n] = r->lambda0_m *
+                              (1.0 + r->disp.step * dt - r->disp.range / 2.0);
                 }
                 ++n;
             }
@@ -172,16 +172,14 @@ Test(grid, hand_picked_cases_match_nanobragg)
         {"even 6", 0.5, -1, -1, -1, -1, -1, -1, 6, 0, 0, 0, false, 0},
         {"even 2", 0.5, -1, -1, -1, -1, -1, -1, 2, 0, 0, 0, false, 0},
         {"even/odd", -1, 0.4, 0.3, -1, -1, -1, -1, 0, 8, 7, 0, false, 0},
-        {"0.28/0.02", -1, 0.28, 0.28, 0.02, 0.02, 0.1, -1, 0, 0, 0, 3,
-         false, 0},
+        {"0.28/0.02", -1, 0.28, 0.28, 0.02, 0.02, 0.1, -1, 0, 0, 0, 3, false,
+         0},
         {"square", -1, 0.28, 0.28, 0.02, 0.02, 0.1, -1, 0, 0, 0, 3, true, 0},
         {"h line", -1, 0.3, -1, 0.1, -1, -1, -1, 0, 0, 0, 0, false, 0},
         {"v line", -1, -1, 0.3, -1, 0.1, -1, -1, 0, 0, 0, 0, false, 0},
-        {"zero h range", -1, 0.0, 0.6, -1, 0.1, -1, -1, 0, 0, 0, 0, false,
-         0},
+        {"zero h range", -1, 0.0, 0.6, -1, 0.1, -1, -1, 0, 0, 0, 0, false, 0},
         {"count only", -1, -1, -1, -1, -1, -1, -1, 0, 4, 3, 5, false, 0},
-        {"step > range", -1, 0.1, 0.1, 0.3, 0.05, -1, -1, 0, 6, 9, 0, false,
-         0},
+        {"step > range", -1, 0.1, 0.1, 0.3, 0.05, -1, -1, 0, 6, 9, 0, false, 0},
         {"xds", 0.2, -1, -1, 0.05, 0.04, 0.5, -1, 0, 0, 0, 4, false,
          BG_CONV_XDS},
         {"dials", 0.2, -1, -1, 0.05, 0.04, 0.5, 0.1, 0, 0, 0, 0, false,
@@ -191,19 +189,28 @@ Test(grid, hand_picked_cases_match_nanobragg)
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         bg_params p;
         bg_params_init(&p);
-        if (t[i].div >= 0) p.divergence_mrad = (bg_opt_real){true, t[i].div};
-        if (t[i].hr >= 0) p.hdivrange_mrad = (bg_opt_real){true, t[i].hr};
-        if (t[i].vr >= 0) p.vdivrange_mrad = (bg_opt_real){true, t[i].vr};
-        if (t[i].hs >= 0) p.hdivstep_mrad = (bg_opt_real){true, t[i].hs};
-        if (t[i].vs >= 0) p.vdivstep_mrad = (bg_opt_real){true, t[i].vs};
+        if (t[i].div >= 0)
+            p.divergence_mrad = (bg_opt_real){true, t[i].div};
+        if (t[i].hr >= 0)
+            p.hdivrange_mrad = (bg_opt_real){true, t[i].hr};
+        if (t[i].vr >= 0)
+            p.vdivrange_mrad = (bg_opt_real){true, t[i].vr};
+        if (t[i].hs >= 0)
+            p.hdivstep_mrad = (bg_opt_real){true, t[i].hs};
+        if (t[i].vs >= 0)
+            p.vdivstep_mrad = (bg_opt_real){true, t[i].vs};
         if (t[i].disp >= 0)
             p.dispersion_percent = (bg_opt_real){true, t[i].disp};
         if (t[i].dstep >= 0)
             p.dispstep_percent = (bg_opt_real){true, t[i].dstep};
-        if (t[i].steps) p.divsteps = (bg_opt_count){true, t[i].steps};
-        if (t[i].hn) p.hdivsteps = (bg_opt_count){true, t[i].hn};
-        if (t[i].vn) p.vdivsteps = (bg_opt_count){true, t[i].vn};
-        if (t[i].dn) p.dispsteps = (bg_opt_count){true, t[i].dn};
+        if (t[i].steps)
+            p.divsteps = (bg_opt_count){true, t[i].steps};
+        if (t[i].hn)
+            p.hdivsteps = (bg_opt_count){true, t[i].hn};
+        if (t[i].vn)
+            p.vdivsteps = (bg_opt_count){true, t[i].vn};
+        if (t[i].dn)
+            p.dispsteps = (bg_opt_count){true, t[i].dn};
         p.round_div = !t[i].square;
         p.convention = t[i].conv;
         bg_resolved r = resolve_ok(&p);
@@ -275,12 +282,18 @@ Test(grid, random_sweep_matches_nanobragg)
         double hr = pick(&seed, ranges, 9), vr = pick(&seed, ranges, 9);
         double hs = pick(&seed, steps, 8), vs = pick(&seed, steps, 8);
         int64_t hn = counts[lcg(&seed) % 10], vn = counts[lcg(&seed) % 10];
-        if (hr >= 0) p.hdivrange_mrad = (bg_opt_real){true, hr};
-        if (vr >= 0) p.vdivrange_mrad = (bg_opt_real){true, vr};
-        if (hs >= 0) p.hdivstep_mrad = (bg_opt_real){true, hs};
-        if (vs >= 0) p.vdivstep_mrad = (bg_opt_real){true, vs};
-        if (hn > 0) p.hdivsteps = (bg_opt_count){true, hn};
-        if (vn > 0) p.vdivsteps = (bg_opt_count){true, vn};
+        if (hr >= 0)
+            p.hdivrange_mrad = (bg_opt_real){true, hr};
+        if (vr >= 0)
+            p.vdivrange_mrad = (bg_opt_real){true, vr};
+        if (hs >= 0)
+            p.hdivstep_mrad = (bg_opt_real){true, hs};
+        if (vs >= 0)
+            p.vdivstep_mrad = (bg_opt_real){true, vs};
+        if (hn > 0)
+            p.hdivsteps = (bg_opt_count){true, hn};
+        if (vn > 0)
+            p.vdivsteps = (bg_opt_count){true, vn};
         p.dispsteps = (bg_opt_count){true, 1 + (int64_t)(lcg(&seed) % 3)};
         p.dispersion_percent = (bg_opt_real){true, 0.2};
         p.round_div = lcg(&seed) % 4 != 0;
@@ -304,10 +317,10 @@ Test(grid, custom_vectors_match_nanobragg)
     for (int i = 0; i < 3; i++) {
         bg_params p;
         bg_params_init(&p);
-        p.beam_vector = (bg_opt_vec3){true, {beams[i][0], beams[i][1],
-                                             beams[i][2]}};
-        p.polar_vector = (bg_opt_vec3){true, {polars[i][0], polars[i][1],
-                                              polars[i][2]}};
+        p.beam_vector =
+            (bg_opt_vec3){true, {beams[i][0], beams[i][1], beams[i][2]}};
+        p.polar_vector =
+            (bg_opt_vec3){true, {polars[i][0], polars[i][1], polars[i][2]}};
         p.divergence_mrad = (bg_opt_real){true, 2.0};
         p.divsteps = (bg_opt_count){true, 9 + i};
         p.source_distance_mm = (bg_opt_real){true, 1234.5};
@@ -328,8 +341,8 @@ static uint64_t brute_points(const bg_resolved *r)
         for (int64_t vt = 0; vt < vs; ++vt) {
             double hdiv = r->hdiv.step * ht - r->hdiv.range / 2.0;
             double vdiv = r->vdiv.step * vt - r->vdiv.range / 2.0;
-            double test = (hdiv * hdiv - r->hdiv.step * r->hdiv.step / 4.0 *
-                                             (1 - hs % 2)) /
+            double test = (hdiv * hdiv -
+                           r->hdiv.step * r->hdiv.step / 4.0 * (1 - hs % 2)) /
                           r->hdiv.range / r->hdiv.range;
             test += (vdiv * vdiv -
                      r->vdiv.step * r->vdiv.step / 4.0 * (1 - vs % 2)) /
@@ -376,9 +389,10 @@ Test(grid, count_equals_literal_trim_on_random_doubles)
             continue;
         }
         cr_assert_eq(st, BG_OK, "case %d", it);
-        cr_assert_eq(n, want, "case %d: %llu points, literal %llu (h %lld "
-                     "%.17g %.17g, v %lld %.17g %.17g)", it,
-                     (unsigned long long)n, (unsigned long long)want,
+        cr_assert_eq(n, want,
+                     "case %d: %llu points, literal %llu (h %lld "
+                     "%.17g %.17g, v %lld %.17g %.17g)",
+                     it, (unsigned long long)n, (unsigned long long)want,
                      (long long)r.hdiv.count, r.hdiv.range, r.hdiv.step,
                      (long long)r.vdiv.count, r.vdiv.range, r.vdiv.step);
         if (it % 8 == 0)
@@ -457,8 +471,8 @@ Test(grid, bit_identical_for_1_to_4_threads)
                     cr_expect(grids_identical(&one, &g),
                               "steps %lld disp %lld round %d: %d threads "
                               "differ from 1",
-                              (long long)steps[i], (long long)disps[k],
-                              round, t);
+                              (long long)steps[i], (long long)disps[k], round,
+                              t);
                     bg_grid_free(&g);
                 }
                 bg_grid_free(&one);
@@ -554,8 +568,7 @@ Test(grid, huge_rectangles_are_refused_quickly, .timeout = 10)
     p.vdivstep_mrad = (bg_opt_real){true, 0.3};
     p.vdivsteps = (bg_opt_count){true, BG_AXIS_COUNT_MAX};
     r = resolve_ok(&p);
-    cr_expect_eq(bg_grid_count(&r, 1000, &n, NULL, &e), BG_OK, "%s",
-                 e.detail);
+    cr_expect_eq(bg_grid_count(&r, 1000, &n, NULL, &e), BG_OK, "%s", e.detail);
     cr_expect_gt(n, 0);
     cr_expect_lt(n, 20);
     /* one kept column in each of ~10^9 rows: refused without walking them */

@@ -11,18 +11,18 @@
 typedef enum { AX_H, AX_V, AX_D } axis_id;
 
 /* The request fields of one axis. */
-static void set_axis(bg_params *p, axis_id a, bool cg, int64_t count,
-                     bool rg, double range, bool sg, double step)
+static void set_axis(bg_params *p, axis_id a, bool cg, int64_t count, bool rg,
+                     double range, bool sg, double step)
 {
-    bg_opt_count *c = a == AX_H ? &p->hdivsteps
-                    : a == AX_V ? &p->vdivsteps
-                                : &p->dispsteps;
-    bg_opt_real *r = a == AX_H ? &p->hdivrange_mrad
-                   : a == AX_V ? &p->vdivrange_mrad
-                               : &p->dispersion_percent;
-    bg_opt_real *s = a == AX_H ? &p->hdivstep_mrad
-                   : a == AX_V ? &p->vdivstep_mrad
-                               : &p->dispstep_percent;
+    bg_opt_count *c = a == AX_H   ? &p->hdivsteps
+                      : a == AX_V ? &p->vdivsteps
+                                  : &p->dispsteps;
+    bg_opt_real *r = a == AX_H   ? &p->hdivrange_mrad
+                     : a == AX_V ? &p->vdivrange_mrad
+                                 : &p->dispersion_percent;
+    bg_opt_real *s = a == AX_H   ? &p->hdivstep_mrad
+                     : a == AX_V ? &p->vdivstep_mrad
+                                 : &p->dispstep_percent;
     *c = (bg_opt_count){cg, count};
     *r = (bg_opt_real){rg, range};
     *s = (bg_opt_real){sg, step};
@@ -50,8 +50,8 @@ static void expect_axis(const bg_axis *got, int64_t count, double range,
                  (long long)got->count, (long long)count);
     cr_expect_eq(got->range, range, "%s range %.17g, want %.17g", what,
                  got->range, range);
-    cr_expect_eq(got->step, step, "%s step %.17g, want %.17g", what,
-                 got->step, step);
+    cr_expect_eq(got->step, step, "%s step %.17g, want %.17g", what, got->step,
+                 step);
 }
 
 /* One row of SPEC 2.2 for every axis. The dispersion range is never "not
@@ -75,14 +75,22 @@ static bg_axis expected(int t, double R, double S, bool disp)
     if (disp && !table[t].rg) /* a given 0 range: every such row resets */
         return reset;
     switch (t) {
-    case 0: return reset;
-    case 1: return (bg_axis){2, S, S};
-    case 2: return (bg_axis){2, R, R};
-    case 3: return (bg_axis){(int64_t)ceil(R / S), R, S};
-    case 4: return (bg_axis){4, 1.0, 1.0 / 4.0};
-    case 5: return (bg_axis){2, S, S};
-    case 6: return (bg_axis){4, R, R / 3.0};
-    default: return (bg_axis){4, R, S};
+    case 0:
+        return reset;
+    case 1:
+        return (bg_axis){2, S, S};
+    case 2:
+        return (bg_axis){2, R, R};
+    case 3:
+        return (bg_axis){(int64_t)ceil(R / S), R, S};
+    case 4:
+        return (bg_axis){4, 1.0, 1.0 / 4.0};
+    case 5:
+        return (bg_axis){2, S, S};
+    case 6:
+        return (bg_axis){4, R, R / 3.0};
+    default:
+        return (bg_axis){4, R, S};
     }
 }
 
@@ -94,8 +102,7 @@ Test(resolve, spec_2_2_table_every_row_every_axis)
         for (int t = 0; t < 8; t++) {
             bg_params p;
             bg_params_init(&p);
-            set_axis(&p, a, table[t].cg, 4, table[t].rg, 0.3, table[t].sg,
-                     0.1);
+            set_axis(&p, a, table[t].cg, 4, table[t].rg, 0.3, table[t].sg, 0.1);
             bg_resolved r = resolve_ok(&p);
             bg_axis e = expected(t, R, S, a == AX_D);
             char what[32];
@@ -272,8 +279,8 @@ Test(resolve, vectors_are_normalized_not_orthogonalized)
     double dot = r.beam[0] * r.polar[0] + r.beam[1] * r.polar[1] +
                  r.beam[2] * r.polar[2];
     cr_expect(fabs(dot) > 0.1, "polar kept its beam component");
-    double vb = r.vert[0] * r.beam[0] + r.vert[1] * r.beam[1] +
-                r.vert[2] * r.beam[2];
+    double vb =
+        r.vert[0] * r.beam[0] + r.vert[1] * r.beam[1] + r.vert[2] * r.beam[2];
     cr_expect(fabs(vb) < 1e-15, "vert is perpendicular to the beam");
 }
 
@@ -298,41 +305,131 @@ Test(resolve, one_custom_vector_keeps_the_other_default)
 /* Each case sets one thing wrong; the code and the field must match. */
 typedef void (*mutate)(bg_params *);
 
-static void neg_disp(bg_params *p) { p->dispersion_percent = (bg_opt_real){true, -0.1}; }
-static void neg_dstep(bg_params *p) { p->dispstep_percent = (bg_opt_real){true, -1}; }
-static void neg_div(bg_params *p) { p->divergence_mrad = (bg_opt_real){true, -1}; }
-static void neg_hr(bg_params *p) { p->hdivrange_mrad = (bg_opt_real){true, -1}; }
-static void neg_vr(bg_params *p) { p->vdivrange_mrad = (bg_opt_real){true, -1}; }
-static void neg_hs(bg_params *p) { p->hdivstep_mrad = (bg_opt_real){true, -1}; }
-static void neg_vs(bg_params *p) { p->vdivstep_mrad = (bg_opt_real){true, -1e-300}; }
-static void nan_hr(bg_params *p) { p->hdivrange_mrad = (bg_opt_real){true, NAN}; }
-static void inf_vs(bg_params *p) { p->vdivstep_mrad = (bg_opt_real){true, INFINITY}; }
-static void nan_lambda(bg_params *p) { p->lambda_A = (bg_opt_real){true, NAN}; }
-static void zero_lambda(bg_params *p) { p->lambda_A = (bg_opt_real){true, 0}; }
-static void neg_lambda(bg_params *p) { p->lambda_A = (bg_opt_real){true, -1}; }
-static void zero_energy(bg_params *p) { p->energy_eV = (bg_opt_real){true, 0}; }
-static void inf_energy(bg_params *p) { p->energy_eV = (bg_opt_real){true, INFINITY}; }
-static void zero_dist(bg_params *p) { p->source_distance_mm = (bg_opt_real){true, 0}; }
-static void nan_dist(bg_params *p) { p->source_distance_mm = (bg_opt_real){true, NAN}; }
-static void huge_dist(bg_params *p) { p->source_distance_mm = (bg_opt_real){true, 1e300}; }
-static void zero_steps(bg_params *p) { p->divsteps = (bg_opt_count){true, 0}; }
-static void neg_hsteps(bg_params *p) { p->hdivsteps = (bg_opt_count){true, -1}; }
-static void zero_dsteps(bg_params *p) { p->dispsteps = (bg_opt_count){true, 0}; }
-static void many_vsteps(bg_params *p) { p->vdivsteps = (bg_opt_count){true, BG_AXIS_COUNT_MAX + 1}; }
-static void many_dsteps(bg_params *p) { p->dispsteps = (bg_opt_count){true, INT64_MAX}; }
+static void neg_disp(bg_params *p)
+{
+    p->dispersion_percent = (bg_opt_real){true, -0.1};
+}
+static void neg_dstep(bg_params *p)
+{
+    p->dispstep_percent = (bg_opt_real){true, -1};
+}
+static void neg_div(bg_params *p)
+{
+    p->divergence_mrad = (bg_opt_real){true, -1};
+}
+static void neg_hr(bg_params *p)
+{
+    p->hdivrange_mrad = (bg_opt_real){true, -1};
+}
+static void neg_vr(bg_params *p)
+{
+    p->vdivrange_mrad = (bg_opt_real){true, -1};
+}
+static void neg_hs(bg_params *p)
+{
+    p->hdivstep_mrad = (bg_opt_real){true, -1};
+}
+static void neg_vs(bg_params *p)
+{
+    p->vdivstep_mrad = (bg_opt_real){true, -1e-300};
+}
+static void nan_hr(bg_params *p)
+{
+    p->hdivrange_mrad = (bg_opt_real){true, NAN};
+}
+static void inf_vs(bg_params *p)
+{
+    p->vdivstep_mrad = (bg_opt_real){true, INFINITY};
+}
+static void nan_lambda(bg_params *p)
+{
+    p->lambda_A = (bg_opt_real){true, NAN};
+}
+static void zero_lambda(bg_params *p)
+{
+    p->lambda_A = (bg_opt_real){true, 0};
+}
+static void neg_lambda(bg_params *p)
+{
+    p->lambda_A = (bg_opt_real){true, -1};
+}
+static void zero_energy(bg_params *p)
+{
+    p->energy_eV = (bg_opt_real){true, 0};
+}
+static void inf_energy(bg_params *p)
+{
+    p->energy_eV = (bg_opt_real){true, INFINITY};
+}
+static void zero_dist(bg_params *p)
+{
+    p->source_distance_mm = (bg_opt_real){true, 0};
+}
+static void nan_dist(bg_params *p)
+{
+    p->source_distance_mm = (bg_opt_real){true, NAN};
+}
+static void huge_dist(bg_params *p)
+{
+    p->source_distance_mm = (bg_opt_real){true, 1e300};
+}
+static void zero_steps(bg_params *p)
+{
+    p->divsteps = (bg_opt_count){true, 0};
+}
+static void neg_hsteps(bg_params *p)
+{
+    p->hdivsteps = (bg_opt_count){true, -1};
+}
+static void zero_dsteps(bg_params *p)
+{
+    p->dispsteps = (bg_opt_count){true, 0};
+}
+static void many_vsteps(bg_params *p)
+{
+    p->vdivsteps = (bg_opt_count){true, BG_AXIS_COUNT_MAX + 1};
+}
+static void many_dsteps(bg_params *p)
+{
+    p->dispsteps = (bg_opt_count){true, INT64_MAX};
+}
 static void both(bg_params *p)
 {
     p->lambda_A = (bg_opt_real){true, 1};
     p->energy_eV = (bg_opt_real){true, 12398.42};
 }
-static void zero_beam(bg_params *p) { p->beam_vector = (bg_opt_vec3){true, {0, 0, 0}}; }
-static void nan_beam(bg_params *p) { p->beam_vector = (bg_opt_vec3){true, {1, NAN, 0}}; }
-static void inf_polar(bg_params *p) { p->polar_vector = (bg_opt_vec3){true, {0, INFINITY, 0}}; }
-static void zero_polar(bg_params *p) { p->polar_vector = (bg_opt_vec3){true, {0, 0, 0}}; }
-static void par_polar(bg_params *p) { p->polar_vector = (bg_opt_vec3){true, {3, 0, 0}}; }
-static void anti_polar(bg_params *p) { p->polar_vector = (bg_opt_vec3){true, {-1, 0, 0}}; }
-static void near_polar(bg_params *p) { p->polar_vector = (bg_opt_vec3){true, {1, 1e-14, 0}}; }
-static void beam_on_polar(bg_params *p) { p->beam_vector = (bg_opt_vec3){true, {0, 0, -2}}; }
+static void zero_beam(bg_params *p)
+{
+    p->beam_vector = (bg_opt_vec3){true, {0, 0, 0}};
+}
+static void nan_beam(bg_params *p)
+{
+    p->beam_vector = (bg_opt_vec3){true, {1, NAN, 0}};
+}
+static void inf_polar(bg_params *p)
+{
+    p->polar_vector = (bg_opt_vec3){true, {0, INFINITY, 0}};
+}
+static void zero_polar(bg_params *p)
+{
+    p->polar_vector = (bg_opt_vec3){true, {0, 0, 0}};
+}
+static void par_polar(bg_params *p)
+{
+    p->polar_vector = (bg_opt_vec3){true, {3, 0, 0}};
+}
+static void anti_polar(bg_params *p)
+{
+    p->polar_vector = (bg_opt_vec3){true, {-1, 0, 0}};
+}
+static void near_polar(bg_params *p)
+{
+    p->polar_vector = (bg_opt_vec3){true, {1, 1e-14, 0}};
+}
+static void beam_on_polar(bg_params *p)
+{
+    p->beam_vector = (bg_opt_vec3){true, {0, 0, -2}};
+}
 static void ceil_overflow(bg_params *p)
 {
     p->hdivrange_mrad = (bg_opt_real){true, 1000};
@@ -348,7 +445,10 @@ static void disp_200(bg_params *p)
     p->dispersion_percent = (bg_opt_real){true, 200};
     p->dispsteps = (bg_opt_count){true, 3};
 }
-static void bad_conv(bg_params *p) { p->convention = BG_CONV_COUNT; }
+static void bad_conv(bg_params *p)
+{
+    p->convention = BG_CONV_COUNT;
+}
 
 Test(resolve, every_error_names_its_field)
 {
@@ -407,8 +507,7 @@ Test(resolve, every_error_names_its_field)
         cr_expect_eq(e.code, s, "case %zu", i);
         cr_expect_str_eq(e.field, t[i].field, "case %zu", i);
         cr_expect_neq(e.detail[0], '\0', "case %zu", i);
-        cr_expect(memcmp(&r, &before, sizeof r) == 0,
-                  "case %zu wrote *out", i);
+        cr_expect(memcmp(&r, &before, sizeof r) == 0, "case %zu wrote *out", i);
         cr_expect_eq(bg_resolve(&p, &r, NULL), t[i].code, "NULL err");
     }
 }

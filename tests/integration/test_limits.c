@@ -64,8 +64,7 @@ static void closed_unanswered(int fd, double timeout_s, const char *what)
     char buf[256];
     ssize_t r = read_within(fd, buf, sizeof buf, timeout_s);
     cr_assert(r == 0 || r == -1, "%s: %s (%zd bytes: %.*s)", what,
-              r == -2 ? "still open" : "answered", r, r > 0 ? (int)r : 0,
-              buf);
+              r == -2 ? "still open" : "answered", r, r > 0 ? (int)r : 0, buf);
 }
 
 /* A keep-alive request on fd is answered 200. */
@@ -85,7 +84,7 @@ static void hold_connections(const char *const *flags, int n)
     bgt_server s;
     int fds[16];
     cr_assert_eq(bgt_server_start(&s, flags), 0);
-    usleep(100000); /* the start-up probe's connection is gone */
+    usleep(100000);               /* the start-up probe's connection is gone */
     for (int i = 0; i < n; i++) { /* each one served: open and counted */
         fds[i] = dial(s.port);
         served(fds[i]);

@@ -84,10 +84,9 @@ static int set_field(bg_params *p, const char *k, json_t *v)
     }
     if (strcmp(k, "convention") == 0) {
         p->convention_given = true;
-        return json_is_string(v)
-                   ? bg_convention_from_name(json_string_value(v),
-                                             &p->convention)
-                   : -1;
+        return json_is_string(v) ? bg_convention_from_name(json_string_value(v),
+                                                           &p->convention)
+                                 : -1;
     }
     return -1;
 }

@@ -21,13 +21,13 @@ typedef struct {
 typedef struct {
     char name[128];
     bg_params params;
-    int expect_status;            /* 0: a grid is expected */
+    int expect_status; /* 0: a grid is expected */
     uint64_t count;
     golden_resolved resolved;
-    double *dir;                  /* 3*count */
-    double *pos;                  /* 3*count */
-    double *weight;               /* count */
-    double *lambda;               /* count */
+    double *dir;    /* 3*count */
+    double *pos;    /* 3*count */
+    double *weight; /* count */
+    double *lambda; /* count */
 } golden_case;
 
 /* Load a golden file. Returns 0, or -1 with a message on stderr. The case
