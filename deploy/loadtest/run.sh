@@ -26,6 +26,8 @@
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+# shellcheck source=deploy/loadtest/common.sh
+. "$(dirname "$0")/common.sh"
 
 url=http://127.0.0.1:8080
 total=500
@@ -45,31 +47,12 @@ while [ $# -gt 0 ]; do
     *) scenario=$1; shift ;;
   esac
 done
-case "$scenario" in
-  hits|new|mixed) ;;
-  *) echo "scenario must be hits, new or mixed" >&2; usage >&2; exit 2 ;;
-esac
-for v in "$total" "$conc" "$limit_s"; do
-  [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "counts and times must be positive integers" >&2; exit 2; }
-done
+check_scenario "$scenario"
+check_positive "counts and times must be positive integers" "$total" "$conc" "$limit_s"
 url=${url%/}
 
 # The target must be this machine unless --allow-remote says otherwise.
-hostport=${url#*://}
-hostport=${hostport%%/*}
-hostport=${hostport##*@}
-case "$hostport" in
-  \[*\]*) host=${hostport%%]*}; host=${host#[} ;;
-  *) host=${hostport%%:*} ;;
-esac
-case "$host" in
-  localhost|::1|127.*) ;;
-  *)
-    if [ "$allow_remote" != 1 ]; then
-      echo "refusing non-loopback target '$host' (pass --allow-remote to load a host you run)" >&2
-      exit 2
-    fi ;;
-esac
+check_loopback "$url" "$allow_remote"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -81,14 +64,7 @@ hit_body='{"divergence_mrad":0.5,"divsteps":9,"dispersion_percent":0.1,"dispstep
 # The id of the "hits" grid, from one POST before the clock starts.
 id=""
 if [ "$scenario" != new ]; then
-  loc=$(curl -sS -o /dev/null -D - -m 30 -H 'Content-Type: application/json' \
-          --data-raw "$hit_body" "$url/v1/sources" \
-        | tr -d '\r' | awk 'tolower($1) == "content-location:" {print $2}')
-  id=${loc##*/}
-  if [ -z "$id" ]; then
-    echo "POST $url/v1/sources gave no Content-Location; is beamgrid running there?" >&2
-    exit 1
-  fi
+  get_hit_id "$url" "$hit_body"
 fi
 
 # gen FROM TO: the curl config blocks for requests FROM..TO-1 on stdout, and

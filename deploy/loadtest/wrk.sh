@@ -18,6 +18,8 @@ set -euo pipefail
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=deploy/loadtest/common.sh
+. "$here/common.sh"
 url=http://127.0.0.1:8080
 dur=10
 conns=32
@@ -36,40 +38,17 @@ while [ $# -gt 0 ]; do
     *) scenario=$1; shift ;;
   esac
 done
-case "$scenario" in
-  hits|new|mixed) ;;
-  *) echo "scenario must be hits, new or mixed" >&2; usage >&2; exit 2 ;;
-esac
-for v in "$dur" "$conns" "$threads"; do
-  [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "durations and counts must be positive integers" >&2; exit 2; }
-done
+check_scenario "$scenario"
+check_positive "durations and counts must be positive integers" "$dur" "$conns" "$threads"
 [ "$dur" -le 600 ] || { echo "duration is capped at 600 s" >&2; exit 2; }
 url=${url%/}
 
-hostport=${url#*://}
-hostport=${hostport%%/*}
-hostport=${hostport##*@}
-case "$hostport" in
-  \[*\]*) host=${hostport%%]*}; host=${host#[} ;;
-  *) host=${hostport%%:*} ;;
-esac
-case "$host" in
-  localhost|::1|127.*) ;;
-  *)
-    if [ "$allow_remote" != 1 ]; then
-      echo "refusing non-loopback target '$host' (pass --allow-remote to load a host you run)" >&2
-      exit 2
-    fi ;;
-esac
+check_loopback "$url" "$allow_remote"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 
 id=""
 if [ "$scenario" != new ]; then
-  loc=$(curl -sS -o /dev/null -D - -m 30 -H 'Content-Type: application/json' \
-          --data-raw '{"divergence_mrad":0.5,"divsteps":9,"dispersion_percent":0.1,"dispsteps":3}' \
-          "$url/v1/sources" | tr -d '\r' | awk 'tolower($1) == "content-location:" {print $2}')
-  id=${loc##*/}
-  [ -n "$id" ] || { echo "POST $url/v1/sources gave no Content-Location; is beamgrid running there?" >&2; exit 1; }
+  get_hit_id "$url" '{"divergence_mrad":0.5,"divsteps":9,"dispersion_percent":0.1,"dispsteps":3}'
 fi
 salt=$(( ($$ * 7919 + $(date +%s)) % 100000 ))
 

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Helpers shared by run.sh and wrk.sh (sourced, not run). Each exits the
+# calling script with status 2 on a usage error, as the scripts document.
+
+# check_scenario SCENARIO: hits, new or mixed (else usage and exit 2).
+check_scenario() {
+  case "$1" in
+    hits|new|mixed) ;;
+    *) echo "scenario must be hits, new or mixed" >&2; usage >&2; exit 2 ;;
+  esac
+}
+
+# check_positive MESSAGE VALUE...: every value a positive integer (else
+# MESSAGE and exit 2).
+check_positive() {
+  local msg=$1 v; shift
+  for v in "$@"; do
+    [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "$msg" >&2; exit 2; }
+  done
+}
+
+# check_loopback URL ALLOW_REMOTE: the target must be this machine unless
+# ALLOW_REMOTE is 1 (--allow-remote); exit 2 otherwise.
+check_loopback() {
+  local hostport host
+  hostport=${1#*://}
+  hostport=${hostport%%/*}
+  hostport=${hostport##*@}
+  case "$hostport" in
+    \[*\]*) host=${hostport%%]*}; host=${host#[} ;;
+    *) host=${hostport%%:*} ;;
+  esac
+  case "$host" in
+    localhost|::1|127.*) ;;
+    *)
+      if [ "$2" != 1 ]; then
+        echo "refusing non-loopback target '$host' (pass --allow-remote to load a host you run)" >&2
+        exit 2
+      fi ;;
+  esac
+}
+
+# get_hit_id URL BODY: POSTs BODY to URL/v1/sources and sets id from its
+# Content-Location; exits 1 when there is none.
+get_hit_id() {
+  local loc
+  loc=$(curl -sS -o /dev/null -D - -m 30 -H 'Content-Type: application/json' \
+          --data-raw "$2" "$1/v1/sources" \
+        | tr -d '\r' | awk 'tolower($1) == "content-location:" {print $2}')
+  id=${loc##*/}
+  if [ -z "$id" ]; then
+    echo "POST $1/v1/sources gave no Content-Location; is beamgrid running there?" >&2
+    exit 1
+  fi
+}
