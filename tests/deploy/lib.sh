@@ -32,22 +32,20 @@ wait_port() {
   return 1
 }
 
+# shellcheck source-path=SCRIPTDIR source=../support/server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/server.sh"
+
 # start_beamgrid LOGFILE [ARGS...]: starts $BEAMGRID_BIN on 127.0.0.1 with a
 # free port (--port 0) and sets BG_PID and BG_PORT from its JSON startup
 # line (stdout or stderr: both go to LOGFILE). Returns 1, having killed the
 # process, if no port appeared within 10 s.
 start_beamgrid() {
   local log=$1; shift
-  "$BEAMGRID_BIN" --bind 127.0.0.1 --port 0 "$@" >"$log" 2>&1 &
-  BG_PID=$!
-  BG_PORT=""
-  local end=$((SECONDS + 10))
-  while [ "$SECONDS" -lt "$end" ]; do
-    BG_PORT=$(grep -o '"port": *[0-9]*' "$log" 2>/dev/null | head -n1 | grep -o '[0-9]*$' || true)
-    if [ -n "$BG_PORT" ] && [ "$BG_PORT" != 0 ]; then return 0; fi
-    kill -0 "$BG_PID" 2>/dev/null || break
-    sleep 0.05
-  done
+  if start_server 10 "$log" - "$BEAMGRID_BIN" --bind 127.0.0.1 --port 0 "$@"; then
+    BG_PID=$SERVER_PID BG_PORT=$SERVER_PORT
+    return 0
+  fi
+  BG_PID=$SERVER_PID BG_PORT=""
   kill -KILL "$BG_PID" 2>/dev/null || true
   wait "$BG_PID" 2>/dev/null || true
   echo "beamgrid did not report a port; its log:" >&2

@@ -21,6 +21,8 @@ set -euo pipefail
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../support/server.sh
+. "$repo/tests/support/server.sh"
 bin=${BEAMGRID_BIN:-$repo/build/beamgrid}
 dur=20
 conns=64
@@ -56,18 +58,13 @@ ok() { passed=$((passed + 1)); echo "ok   $*"; }
 not_ok() { failed=$((failed + 1)); echo "FAIL $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 
-UV_THREADPOOL_SIZE=1 "$bin" --port 0 --cache-mb "$CACHE_MB" \
+started=0
+start_server 10 "$tmp/out" - env UV_THREADPOOL_SIZE=1 "$bin" --port 0 --cache-mb "$CACHE_MB" \
   --max-memory-mb "$MEMORY_MB" --max-pending 1 --compute-threads 1 \
   --async-min-sources 20000 --log-level warn \
-  --log-file "$tmp/server.log" >"$tmp/out" 2>&1 &
-pid=$!
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$tmp/out")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-if [ -z "$port" ]; then
+  --log-file "$tmp/server.log" && started=1
+pid=$SERVER_PID port=$SERVER_PORT
+if [ "$started" = 0 ]; then
   not_ok "server did not start: $(cat "$tmp/out")"
   echo "soak: $passed passed, $failed failed"
   exit 1

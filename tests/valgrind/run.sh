@@ -11,6 +11,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${BEAMGRID_BIN:-$repo/build/beamgrid}
+# shellcheck source-path=SCRIPTDIR source=../support/server.sh
+. "$repo/tests/support/server.sh"
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
 tmp=$(mktemp -d)
 pid=""
@@ -25,19 +27,16 @@ failed=0
 ok() { passed=$((passed + 1)); echo "ok   $*"; }
 not_ok() { failed=$((failed + 1)); echo "FAIL $*"; }
 
-mkfifo "$tmp/out"
-valgrind --quiet --error-exitcode=99 --leak-check=full \
+started=0
+start_server 120 "$tmp/out" "$tmp/stderr" \
+  valgrind --quiet --error-exitcode=99 --leak-check=full \
   --errors-for-leak-kinds=definite --show-leak-kinds=definite \
   --suppressions="$repo/tests/valgrind/beamgrid.supp" --log-file="$tmp/valgrind.log" \
   "$bin" --port 0 --async-min-sources 2000 --max-body-kb 4 --cache-mb 1 \
-    --log-file "$tmp/server.log" >"$tmp/out" 2>"$tmp/stderr" &
-pid=$!
-exec 3<"$tmp/out"
-line=""
-read -r -t 120 line <&3 || true
-port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' <<<"$line")
-if [ -z "$port" ]; then
-  not_ok "server did not start under valgrind: $line"
+    --log-file "$tmp/server.log" && started=1
+pid=$SERVER_PID port=$SERVER_PORT
+if [ "$started" = 0 ]; then
+  not_ok "server did not start under valgrind: $(cat "$tmp/out")"
   cat "$tmp/stderr" "$tmp/valgrind.log" >&2 || true
   echo "valgrind: $passed passed, $failed failed"
   exit 1
