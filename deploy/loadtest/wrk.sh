@@ -18,7 +18,7 @@ set -euo pipefail
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=deploy/loadtest/common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$here/common.sh"
 url=http://127.0.0.1:8080
 dur=10
