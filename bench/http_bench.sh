@@ -128,15 +128,17 @@ wrk_run() {
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 spread() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
 
-# measure NAME BG_URL NG_URL CONNS [LUA]: REPEATS turns each, alternating
-# who goes first; leaves the medians in BG_RPS BG_P99 NG_RPS NG_P99, the
+# measure NAME BG_URL NG_URL CONNS [LUA [BEFORE]]: REPEATS turns each,
+# alternating who goes first, running the command BEFORE (if given) at the
+# start of each turn; leaves the medians in BG_RPS BG_P99 NG_RPS NG_P99, the
 # ranges in BG_RANGE NG_RANGE, and totals in BG_REQS BG_ERRS.
 measure() {
-    local name=$1 bg_url=$2 ng_url=$3 conns=$4 lua=${5:-}
+    local name=$1 bg_url=$2 ng_url=$3 conns=$4 lua=${5:-} before=${6:-}
     local i bg=() ng=() line
     BG_REQS=0
     BG_ERRS=0
     for i in $(seq 1 "$REPEATS"); do
+        if [ -n "$before" ]; then "$before"; fi
         if [ $((i % 2)) -eq 1 ]; then
             bg+=("$(wrk_run "$bg_url" "$conns" "$lua")")
             ng+=("$(wrk_run "$ng_url" "$conns")")
@@ -218,35 +220,11 @@ EOF
     local misses0 hits0 misses1 hits1
     misses0=$(metric beamgrid_cache_misses_total)
     hits0=$(metric beamgrid_cache_hits_total)
-    # a distinct `round` per run: prepend it to a copy of the script
+    # a distinct `round` per turn: prepend it to a copy of the script, which
+    # wrk reads when it starts
     COLD_ROUND=0
-    cold_lua() { COLD_ROUND=$((COLD_ROUND + 1)); { echo "round = $COLD_ROUND"; cat "$WORK/cold.lua"; } >"$WORK/cold$COLD_ROUND.lua"; }
-    local i bg=() ng=() line
-    BG_REQS=0
-    BG_ERRS=0
-    for i in $(seq 1 "$REPEATS"); do
-        cold_lua
-        if [ $((i % 2)) -eq 1 ]; then
-            bg+=("$(wrk_run "http://127.0.0.1:$BG_PORT" "$conns" "$WORK/cold$COLD_ROUND.lua")")
-            ng+=("$(wrk_run "http://127.0.0.1:$NG_PORT/m.npy" "$conns")")
-        else
-            ng+=("$(wrk_run "http://127.0.0.1:$NG_PORT/m.npy" "$conns")")
-            bg+=("$(wrk_run "http://127.0.0.1:$BG_PORT" "$conns" "$WORK/cold$COLD_ROUND.lua")")
-        fi
-        echo "  c turn $i: beamgrid ${bg[-1]% * *} nginx ${ng[-1]% * *} (req/s p99_ms)" >&2
-    done
-    local n e
-    for line in "${bg[@]}"; do
-        read -r _ _ n e <<<"$line"
-        BG_REQS=$((BG_REQS + n))
-        BG_ERRS=$((BG_ERRS + e))
-    done
-    BG_RPS=$(printf '%s\n' "${bg[@]}" | awk '{ print $1 }' | median)
-    BG_P99=$(printf '%s\n' "${bg[@]}" | awk '{ print $2 }' | median)
-    NG_RPS=$(printf '%s\n' "${ng[@]}" | awk '{ print $1 }' | median)
-    NG_P99=$(printf '%s\n' "${ng[@]}" | awk '{ print $2 }' | median)
-    BG_RANGE=$(printf '%s\n' "${bg[@]}" | awk '{ print $1 }' | spread)
-    NG_RANGE=$(printf '%s\n' "${ng[@]}" | awk '{ print $1 }' | spread)
+    cold_lua() { COLD_ROUND=$((COLD_ROUND + 1)); { echo "round = $COLD_ROUND"; cat "$WORK/cold.lua"; } >"$WORK/cold_turn.lua"; }
+    measure c "http://127.0.0.1:$BG_PORT" "http://127.0.0.1:$NG_PORT/m.npy" "$conns" "$WORK/cold_turn.lua" cold_lua
     misses1=$(metric beamgrid_cache_misses_total)
     hits1=$(metric beamgrid_cache_hits_total)
     COLD_MISSES=$((misses1 - misses0))
