@@ -16,6 +16,7 @@
 
 #include "core/grid.h"
 #include "core/resolve.h"
+#include "tests/support/nanobragg_ref.h"
 
 static double now(void)
 {
@@ -43,24 +44,6 @@ typedef struct {
     double *x, *y, *z, *w, *l;
 } naive_grid;
 
-/* nanoBragg's rotate_axis: two trig calls per rotation. */
-static void naive_rotate(const double *v, double *newv, const double *axis,
-                         double phi)
-{
-    double sinphi = sin(phi);
-    double cosphi = cos(phi);
-    double dot =
-        (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) * (1.0 - cosphi);
-    double t[3];
-    t[0] = axis[0] * dot + v[0] * cosphi +
-           (-axis[2] * v[1] + axis[1] * v[2]) * sinphi;
-    t[1] = axis[1] * dot + v[1] * cosphi +
-           (+axis[2] * v[0] - axis[0] * v[2]) * sinphi;
-    t[2] = axis[2] * dot + v[2] * cosphi +
-           (-axis[1] * v[0] + axis[0] * v[1]) * sinphi;
-    newv[0] = t[0], newv[1] = t[1], newv[2] = t[2];
-}
-
 /* One pass over the divergence rectangle; stores when g->x is set. */
 static size_t naive_pass(const bg_resolved *r, naive_grid *g)
 {
@@ -86,8 +69,8 @@ static size_t naive_pass(const bg_resolved *r, naive_grid *g)
             double vec[3], nv[3];
             for (int k = 0; k < 3; k++)
                 vec[k] = -r->source_distance_m * r->beam[k];
-            naive_rotate(vec, nv, r->polar, vdiv);
-            naive_rotate(nv, vec, r->vert, hdiv);
+            nanobragg_rotate_axis(vec, nv, r->polar, vdiv);
+            nanobragg_rotate_axis(nv, vec, r->vert, hdiv);
             double mag =
                 sqrt(vec[0] * vec[0] + vec[1] * vec[1] + vec[2] * vec[2]);
             for (int64_t dt = 0; dt < ds; ++dt, ++n) {

@@ -10,6 +10,7 @@
 
 #include "core/grid.h"
 #include "core/resolve.h"
+#include "tests/support/nanobragg_ref.h"
 
 /* ---- the reference: nanoBragg.c's loop, transcribed ------------------- */
 
@@ -17,23 +18,6 @@ typedef struct {
     uint64_t n;
     double *x, *y, *z, *w, *l, *px, *py, *pz;
 } ref_grid;
-
-static void ref_rotate(const double *v, double *newv, const double *axis,
-                       double phi)
-{
-    double sinphi = sin(phi);
-    double cosphi = cos(phi);
-    double dot =
-        (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) * (1.0 - cosphi);
-    double t[3];
-    t[0] = axis[0] * dot + v[0] * cosphi +
-           (-axis[2] * v[1] + axis[1] * v[2]) * sinphi;
-    t[1] = axis[1] * dot + v[1] * cosphi +
-           (+axis[2] * v[0] - axis[0] * v[2]) * sinphi;
-    t[2] = axis[2] * dot + v[2] * cosphi +
-           (-axis[1] * v[0] + axis[0] * v[1]) * sinphi;
-    memcpy(newv, t, sizeof t);
-}
 
 /* One pass of nanoBragg's loop; stores only when g->x is not NULL. */
 static uint64_t ref_pass(const bg_resolved *r, ref_grid *g)
@@ -55,8 +39,8 @@ static uint64_t ref_pass(const bg_resolved *r, ref_grid *g)
             double vec[3], nv[3];
             for (int k = 0; k < 3; k++)
                 vec[k] = -r->source_distance_m * r->beam[k];
-            ref_rotate(vec, nv, r->polar, vdiv);
-            ref_rotate(nv, vec, r->vert, hdiv);
+            nanobragg_rotate_axis(vec, nv, r->polar, vdiv);
+            nanobragg_rotate_axis(nv, vec, r->vert, hdiv);
             double mag =
                 sqrt(vec[0] * vec[0] + vec[1] * vec[1] + vec[2] * vec[2]);
             for (int64_t dt = 0; dt < ds; ++dt) {
