@@ -29,12 +29,8 @@ static double now_s(void)
 
 static int dial(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    int fd = bgt_dial(port, 0);
+    cr_assert_geq(fd, 0, "connect to port %d", port);
     return fd;
 }
 

@@ -106,22 +106,6 @@ Test(ops, health_ready_metrics_openapi)
 
 /* ---- raw sockets, for the drain test ---- */
 
-static int connect_to(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
 static void send_all(int fd, const char *s)
 {
     size_t n = strlen(s);
@@ -151,14 +135,14 @@ Test(ops, drain_on_sigterm)
     char buf[8192];
     cr_assert_eq(bgt_server_start(&s, NULL), 0);
 
-    int idle = connect_to(s.port);
+    int idle = bgt_dial(s.port, 5);
     cr_assert_geq(idle, 0);
     send_all(idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     read_response(idle, buf, sizeof buf);
     cr_assert(strncmp(buf, "HTTP/1.1 200", 12) == 0, "%s", buf);
 
     const char *body = "{\"divsteps\":4}";
-    int busy = connect_to(s.port);
+    int busy = bgt_dial(s.port, 5);
     cr_assert_geq(busy, 0);
     snprintf(buf, sizeof buf,
              "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Type: "
@@ -169,7 +153,7 @@ Test(ops, drain_on_sigterm)
 
     kill(s.pid, SIGTERM);
     usleep(100000);
-    cr_assert_lt(connect_to(s.port), 0, "no new connections while draining");
+    cr_assert_lt(bgt_dial(s.port, 5), 0, "no new connections while draining");
 
     send_all(idle, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
     read_response(idle, buf, sizeof buf);
@@ -195,7 +179,7 @@ Test(ops, drain_deadline)
     static const char *const flags[] = {"--drain-s", "1", NULL};
     bgt_server s;
     cr_assert_eq(bgt_server_start(&s, flags), 0);
-    int busy = connect_to(s.port);
+    int busy = bgt_dial(s.port, 5);
     send_all(busy, "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Type: "
                    "application/json\r\nContent-Length: 10\r\n\r\n{");
     usleep(100000);

@@ -67,6 +67,11 @@ void bgt_response_free(bgt_response *r);
  * -1 if absent. */
 double bgt_metric(const char *metrics_text, const char *name);
 
+/* A raw TCP connection to 127.0.0.1:port, with a receive timeout of
+ * recv_timeout_s seconds when that is > 0. Returns the socket, or -1 (and
+ * nothing open) if the connection failed. */
+int bgt_dial(int port, int recv_timeout_s);
+
 /* Read a whole file into a malloc'd NUL-terminated buffer; NULL on error. */
 char *bgt_read_file(const char *path, size_t *len);
 
