@@ -1,6 +1,33 @@
 #!/usr/bin/env bash
 # Helpers shared by run.sh and wrk.sh (sourced, not run). Each exits the
 # calling script with status 2 on a usage error, as the scripts document.
+# shellcheck disable=SC2034  # the variables set here are read by the sourcing script
+
+# parse_args SPEC ARGS...: the options both scripts take (-u URL,
+# --allow-remote, -h) and the SCENARIO operand, into url, allow_remote and
+# scenario; SPEC names the script's own value options as "LETTER=VARIABLE"
+# words (e.g. "n=total c=conc"). Unknown options: usage and exit 2.
+parse_args() {
+  local spec=$1 pair var
+  shift
+  while [ $# -gt 0 ]; do
+    var=""
+    for pair in $spec; do
+      if [ "$1" = "-${pair%%=*}" ]; then var=${pair#*=}; fi
+    done
+    if [ -n "$var" ]; then
+      printf -v "$var" '%s' "${2:?}"; shift 2
+      continue
+    fi
+    case "$1" in
+      -u) url=${2:?}; shift 2 ;;
+      --allow-remote) allow_remote=1; shift ;;
+      -h|--help) usage; exit 0 ;;
+      -*) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
+      *) scenario=$1; shift ;;
+    esac
+  done
+}
 
 # check_scenario SCENARIO: hits, new or mixed (else usage and exit 2).
 check_scenario() {

@@ -35,18 +35,7 @@ conc=8
 limit_s=60
 allow_remote=0
 scenario=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -u) url=${2:?}; shift 2 ;;
-    -n) total=${2:?}; shift 2 ;;
-    -c) conc=${2:?}; shift 2 ;;
-    -t) limit_s=${2:?}; shift 2 ;;
-    --allow-remote) allow_remote=1; shift ;;
-    -h|--help) usage; exit 0 ;;
-    -*) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
-    *) scenario=$1; shift ;;
-  esac
-done
+parse_args "n=total c=conc t=limit_s" "$@"
 check_scenario "$scenario"
 check_positive "counts and times must be positive integers" "$total" "$conc" "$limit_s"
 url=${url%/}

@@ -26,18 +26,7 @@ conns=32
 threads=2
 allow_remote=0
 scenario=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -u) url=${2:?}; shift 2 ;;
-    -d) dur=${2:?}; shift 2 ;;
-    -c) conns=${2:?}; shift 2 ;;
-    -t) threads=${2:?}; shift 2 ;;
-    --allow-remote) allow_remote=1; shift ;;
-    -h|--help) usage; exit 0 ;;
-    -*) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
-    *) scenario=$1; shift ;;
-  esac
-done
+parse_args "d=dur c=conns t=threads" "$@"
 check_scenario "$scenario"
 check_positive "durations and counts must be positive integers" "$dur" "$conns" "$threads"
 [ "$dur" -le 600 ] || { echo "duration is capped at 600 s" >&2; exit 2; }
