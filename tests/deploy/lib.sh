@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Helpers shared by the deploy tests (sourced, not run).
+# Helpers shared by the deploy tests, the soak and the valgrind run (sourced,
+# not run).
 # shellcheck disable=SC2034  # counters are read by the sourcing script
 
 PASSED=${PASSED:-0}

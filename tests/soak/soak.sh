@@ -21,8 +21,9 @@ set -euo pipefail
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source-path=SCRIPTDIR source=../support/server.sh
-. "$repo/tests/support/server.sh"
+# ok, not_ok, check, summary; start_server (tests/support/server.sh)
+# shellcheck source-path=SCRIPTDIR source=../deploy/lib.sh
+. "$repo/tests/deploy/lib.sh"
 bin=${BEAMGRID_BIN:-$repo/build/beamgrid}
 dur=20
 conns=64
@@ -52,12 +53,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-not_ok() { failed=$((failed + 1)); echo "FAIL $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-
 started=0
 start_server 10 "$tmp/out" - env UV_THREADPOOL_SIZE=1 "$bin" --port 0 --cache-mb "$CACHE_MB" \
   --max-memory-mb "$MEMORY_MB" --max-pending 1 --compute-threads 1 \
@@ -66,7 +61,7 @@ start_server 10 "$tmp/out" - env UV_THREADPOOL_SIZE=1 "$bin" --port 0 --cache-mb
 pid=$SERVER_PID port=$SERVER_PORT
 if [ "$started" = 0 ]; then
   not_ok "server did not start: $(cat "$tmp/out")"
-  echo "soak: $passed passed, $failed failed"
+  summary soak || true
   exit 1
 fi
 base=http://127.0.0.1:$port
@@ -156,5 +151,4 @@ if grep -q '"level":"error"' "$tmp/server.log"; then
 fi
 echo "soak summary: ${requests:-0} requests, ${rate:-0} requests/s, ${shed:-0} shed (503)," \
      "peak RSS $((hwm_kb / 1024)) MiB + memory files $((memfd_peak_kb / 1024)) MiB"
-echo "soak: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary soak

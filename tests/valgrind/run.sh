@@ -11,8 +11,9 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${BEAMGRID_BIN:-$repo/build/beamgrid}
-# shellcheck source-path=SCRIPTDIR source=../support/server.sh
-. "$repo/tests/support/server.sh"
+# ok, not_ok, summary; start_server (tests/support/server.sh)
+# shellcheck source-path=SCRIPTDIR source=../deploy/lib.sh
+. "$repo/tests/deploy/lib.sh"
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
 tmp=$(mktemp -d)
 pid=""
@@ -21,11 +22,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-not_ok() { failed=$((failed + 1)); echo "FAIL $*"; }
 
 started=0
 start_server 120 "$tmp/out" "$tmp/stderr" \
@@ -38,7 +34,7 @@ pid=$SERVER_PID port=$SERVER_PORT
 if [ "$started" = 0 ]; then
   not_ok "server did not start under valgrind: $(cat "$tmp/out")"
   cat "$tmp/stderr" "$tmp/valgrind.log" >&2 || true
-  echo "valgrind: $passed passed, $failed failed"
+  summary valgrind || true
   exit 1
 fi
 base=http://127.0.0.1:$port
@@ -108,5 +104,4 @@ if grep -q "definitely lost: [1-9]" "$tmp/valgrind.log"; then
   not_ok "definitely lost blocks"
   cat "$tmp/valgrind.log"
 fi
-echo "valgrind: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary valgrind
