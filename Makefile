@@ -90,10 +90,15 @@ $(BUILD)/beamgrid: $(BUILD)/server/main.o $(BUILD)/libbgserver.a $(BUILD)/libbga
 	$(Q)$(CC) $(LDFLAGS_ALL) $^ $(LIBS_SERVER) -o $@
 	@echo "  LD  $@"
 
-$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libbgserver.a $(BUILD)/libbgapi.a $(BUILD)/libbgcore.a
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LDFLAGS_ALL) $(LIBS_SERVER) $(LIBS_TEST) -o $@
-	@echo "  CC  $@"
+# Test and bench programs are compiled like every object (so -MMD tracks
+# the headers they include) and then linked; static pattern rules, so only
+# the listed programs match.
+$(UNIT_BIN) $(INTEG_BIN): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_SUPPORT_OBJ) $(BUILD)/libbgserver.a $(BUILD)/libbgapi.a $(BUILD)/libbgcore.a
+	$(Q)$(CC) $^ $(LDFLAGS_ALL) $(LIBS_SERVER) $(LIBS_TEST) -o $@
+	@echo "  LD  $@"
+
+# Keep the objects of test and bench programs between runs.
+.SECONDARY:
 
 # Install the Debian packages the build and tests need, only if missing.
 # $(call install-missing,PACKAGES)
@@ -168,13 +173,11 @@ bench: deps
 	$(MAKE) $(BUILD)/beamgrid $(BUILD)/bench/bench_core $(BUILD)/bench/bench_encode
 	BUILD=$(BUILD) bench/run.sh
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libbgcore.a
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LDFLAGS_ALL) -lm -o $@
+$(BUILD)/bench/bench_core: $(BUILD)/bench/bench_core.o $(BUILD)/libbgcore.a
+	$(Q)$(CC) $^ $(LDFLAGS_ALL) -lm -o $@
 
-$(BUILD)/bench/bench_encode: bench/bench_encode.c $(BUILD)/libbgapi.a $(BUILD)/libbgcore.a
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LDFLAGS_ALL) -ljansson -lm -o $@
+$(BUILD)/bench/bench_encode: $(BUILD)/bench/bench_encode.o $(BUILD)/libbgapi.a $(BUILD)/libbgcore.a
+	$(Q)$(CC) $^ $(LDFLAGS_ALL) -ljansson -lm -o $@
 
 # Lint openapi.yaml with Redocly's CLI, pinned in tests/openapi (npm), then
 # check that every documented route answers on the real server as documented.
