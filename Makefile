@@ -170,7 +170,8 @@ soak: $(BUILD)/beamgrid
 BENCH_PKGS = wrk nginx-light gnuplot-nox curl python3
 bench: deps
 	$(call install-missing,$(BENCH_PKGS))
-	$(MAKE) $(BUILD)/beamgrid $(BUILD)/bench/bench_core $(BUILD)/bench/bench_encode
+	$(MAKE) $(BUILD)/beamgrid $(BUILD)/bench/bench_core $(BUILD)/bench/bench_encode \
+	  $(BUILD)/bench/bench_stall
 	BUILD=$(BUILD) bench/run.sh
 
 $(BUILD)/bench/bench_core: $(BUILD)/bench/bench_core.o $(BUILD)/libbgcore.a
@@ -178,6 +179,11 @@ $(BUILD)/bench/bench_core: $(BUILD)/bench/bench_core.o $(BUILD)/libbgcore.a
 
 $(BUILD)/bench/bench_encode: $(BUILD)/bench/bench_encode.o $(BUILD)/libbgapi.a $(BUILD)/libbgcore.a
 	$(Q)$(CC) $^ $(LDFLAGS_ALL) -ljansson -lm -o $@
+
+# The server's machinery under load (stalls, threads, memory): a client of
+# the real build/beamgrid, which it starts itself.
+$(BUILD)/bench/bench_stall: $(BUILD)/bench/bench_stall.o
+	$(Q)$(CC) $^ $(LDFLAGS_ALL) -lcurl -lpthread -lm -o $@
 
 # Lint openapi.yaml with Redocly's CLI, pinned in tests/openapi (npm), then
 # check that every documented route answers on the real server as documented.

@@ -34,6 +34,16 @@ cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
     "./$BUILD/bench/bench_encode"
     echo '```'
     echo
+    echo "## Machinery: stalls, threads, memory"
+    echo
+    echo "The real server under load (bench/bench_stall.c): probe latency beside large cold"
+    echo "grids, the peak thread count against --compute-threads, memory per cached source."
+    echo "Load average: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo
+    echo '```'
+    "./$BUILD/bench/bench_stall" "./$BUILD/beamgrid"
+    echo '```'
+    echo
 } | tee "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 echo "== the service beside nginx (a few minutes)"
