@@ -108,11 +108,14 @@ bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r)
     e->stage = 0;
     e->index = 0;
     e->pend_off = e->pend_len = 0;
-    e->id[0] = '\0';
+    memset(&e->key, 0, sizeof e->key);
     memset(e->memo, 0, sizeof e->memo);
     e->memo_probes = e->memo_hits = e->memo_skip = 0;
-    if (r.format == BGAPI_FMT_JSON && v->id == NULL)
-        bgapi_id_encode(v->resolved, e->id);
+    if (r.format == BGAPI_FMT_JSON && v->id == NULL &&
+        bgapi_key_build(&e->key, v->resolved, r) != 0) {
+        free(e);
+        return NULL;
+    }
     e->head_len = 0;
     if (r.format == BGAPI_FMT_NPY)
         e->head_len = npy_header(v->grid->count, r.dtype, e->head);
@@ -123,6 +126,8 @@ bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r)
 
 void bgapi_encoder_free(bgapi_encoder *e)
 {
+    if (e != NULL)
+        bgapi_key_free(&e->key);
     free(e);
 }
 

@@ -13,8 +13,8 @@
 
 /* Bytes of the pending buffer: holds items that did not fit a caller's
  * buffer; larger than any one item (the JSON head is the largest). */
-#define BGAPI_PEND_MAX      2048
-#define BGAPI_JSON_HEAD_MAX 1400
+#define BGAPI_JSON_HEAD_MAX (1200 + BGAPI_ID_MAX) /* the id and the rest */
+#define BGAPI_PEND_MAX      (BGAPI_JSON_HEAD_MAX + 648)
 #define BGAPI_MEMO_SLOTS    256
 
 /* A formatted number, remembered: grids repeat values (a direction for
@@ -28,10 +28,10 @@ typedef struct {
 struct bgapi_encoder {
     bgapi_view v;
     bgapi_repr r;
-    int stage;                 /* format-specific; -1 when done */
-    uint64_t index;            /* element (text) or byte (binary) offset */
-    char id[BGAPI_ID_MAX + 1]; /* when the view has no id */
-    char head[128];            /* npy/bin header */
+    int stage;      /* format-specific; -1 when done */
+    uint64_t index; /* element (text) or byte (binary) offset */
+    bgapi_key key;  /* for its id, when the view has none */
+    char head[128]; /* npy/bin header */
     size_t head_len;
     size_t pend_off, pend_len;
     char pend[BGAPI_PEND_MAX];

@@ -55,7 +55,7 @@ static char *put_vec(char *p, const char *key, const double v[3])
 static size_t json_head(const bgapi_encoder *e, char *out)
 {
     const bg_resolved *r = e->v.resolved;
-    const char *id = e->v.id != NULL ? e->v.id : e->id;
+    const char *id = e->v.id != NULL ? e->v.id : e->key.id;
     char *p = out;
     p = put_str(p, "{\"id\":\"");
     size_t idn = strnlen(id, BGAPI_ID_MAX);

@@ -1,141 +1,352 @@
-/* ids.c - canonical form, ids, hashes and ETags of a resolved grid.
+/* ids.c - the key of a request: canonical form, id, digest and ETag.
  *
- * The canonical form is a fixed 162-byte little-endian record of a
- * bg_resolved (layout below); the id is its unpadded base64url, decoded
- * strictly (any other spelling of the same bytes is not an id). The hash is
- * a word-at-a-time multiply-xorshift mix with a splitmix64 finalizer; the
- * ETag joins the encoder version, the hash and the representation tag. */
+ * Canonical form, version 2 (BGAPI_CANON_VERSION):
+ *
+ *   version byte (2), then fields, each a tag (unsigned LEB128 varint)
+ *   and a payload, in strictly ascending tag order; a field is present
+ *   only when its value differs (bit for bit) from its default.
+ *
+ *   tag field              payload  default
+ *    1  round_div          varint   1 (true); so only 0 is ever written
+ *    2  hdiv.count         varint   1
+ *    3  hdiv.range         f64      0.0
+ *    4  hdiv.step          f64      step(hdiv.count, hdiv.range)
+ *    5  vdiv.count         varint   hdiv.count
+ *    6  vdiv.range         f64      hdiv.range
+ *    7  vdiv.step          f64      hdiv.step if vdiv's count and range
+ *                                   are hdiv's, else step(vdiv.count,
+ *                                   vdiv.range)
+ *    8  disp.count         varint   1
+ *    9  disp.range         f64      0.0
+ *   10  disp.step          f64      step(disp.count, disp.range)
+ *   11  lambda0_m          f64      1e-10 (1.0 / 1.0e10)
+ *   12  beam               vec      (1, 0, 0)
+ *   13  polar              vec      (0, 0, 1)
+ *   14  source_distance_m  f64      10.0
+ *
+ *   step(c, r) = c >= 2 ? r / (double)(c - 1) : r: what bg_resolve derives
+ *   when a count and a range are given without a step (and, for c == 2,
+ *   a range alone), computed by the same expression, so the same double.
+ *   f64 is the IEEE-754 bit pattern, 8 bytes little-endian. vec is a mask
+ *   byte, two bits per component (bits 0-1 x, 2-3 y, 4-5 z; 6-7 zero): 0
+ *   for +0.0, 1 for 1.0, 2 for -1.0, 3 for an f64 that follows (in x, y, z
+ *   order); the short codes are always used when they apply. vert is not
+ *   stored: bg_resolved_derive_vert rebuilds it.
+ *
+ * The defaults are constants of this version of the form, not read from
+ * bg_resolve at run time: an id must keep meaning the same grid even if a
+ * later beamgrid changes a request default (test_ids checks that they
+ * still match bg_resolve's, so `{}` stays tiny). A later field with a
+ * variable length (a table spectrum) takes a new tag with a varint length
+ * prefix. Decoding accepts exactly the forms bgapi_key_build writes: it
+ * parses, checks, rebuilds the key and compares the bytes. */
 #include "api/ids.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define CANON_VERSION 1
-#define CANON_LEN     (2 + 3 * 24 + 8 + 9 * 8 + 8)
-#define ETAG_VERSION  "bg1"
+#include "api/encode.h"
+#include "api/siphash.h"
+#include "core/grid.h"
 
-_Static_assert(CANON_LEN <= BGAPI_CANON_MAX, "canonical form too long");
-_Static_assert((CANON_LEN + 2) / 3 * 4 <= BGAPI_ID_MAX, "id too long");
+const unsigned char BGAPI_DIGEST_KEY[16] = {0};
+
+enum {
+    TAG_ROUND_DIV = 1,
+    TAG_HDIV_COUNT,
+    TAG_HDIV_RANGE,
+    TAG_HDIV_STEP,
+    TAG_VDIV_COUNT,
+    TAG_VDIV_RANGE,
+    TAG_VDIV_STEP,
+    TAG_DISP_COUNT,
+    TAG_DISP_RANGE,
+    TAG_DISP_STEP,
+    TAG_LAMBDA0,
+    TAG_BEAM,
+    TAG_POLAR,
+    TAG_SOURCE_DISTANCE,
+    TAG_END /* the first unknown tag */
+};
+
+/* The defaults of version 2 (see above). */
+#define DEF_ROUND_DIV true
+#define DEF_COUNT     1
+#define DEF_RANGE     0.0
+#define DEF_LAMBDA0   (1.0 / 1.0e10)
+#define DEF_DISTANCE  10.0
+static const double def_beam[3] = {1.0, 0.0, 0.0};
+static const double def_polar[3] = {0.0, 0.0, 1.0};
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static unsigned char *put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-    return p + 8;
-}
-
-static unsigned char *put_f64(unsigned char *p, double v)
+static uint64_t bits_of(double v)
 {
     uint64_t b;
     memcpy(&b, &v, sizeof b);
-    return put_u64(p, b);
+    return b;
 }
 
-static uint64_t get_u64(const unsigned char *p)
+static double double_of(uint64_t b)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static double get_f64(const unsigned char *p)
-{
-    uint64_t b = get_u64(p);
     double v;
     memcpy(&v, &b, sizeof v);
     return v;
 }
 
-static unsigned char *put_axis(unsigned char *p, const bg_axis *a)
+static bool same(double a, double b)
 {
-    p = put_u64(p, (uint64_t)a->count);
-    p = put_f64(p, a->range);
-    return put_f64(p, a->step);
+    return bits_of(a) == bits_of(b);
 }
 
-static const unsigned char *get_axis(const unsigned char *p, bg_axis *a)
+static double step_default(int64_t count, double range)
 {
-    a->count = (int64_t)get_u64(p);
-    a->range = get_f64(p + 8);
-    a->step = get_f64(p + 16);
-    return p + 24;
+    return count >= 2 ? range / (double)(count - 1) : range;
 }
 
-/* Layout: version, flags (bit 0 round_div), hdiv, vdiv, disp (count u64,
- * range, step), lambda0_m, beam[3], polar[3], vert[3], source_distance_m. */
-size_t bgapi_canonical(const bg_resolved *r, unsigned char *buf)
+static double vstep_default(const bg_axis *v, const bg_axis *h)
 {
-    unsigned char *p = buf;
-    *p++ = CANON_VERSION;
-    *p++ = r->round_div ? 1 : 0;
-    p = put_axis(p, &r->hdiv);
-    p = put_axis(p, &r->vdiv);
-    p = put_axis(p, &r->disp);
-    p = put_f64(p, r->lambda0_m);
-    for (int i = 0; i < 3; i++)
-        p = put_f64(p, r->beam[i]);
-    for (int i = 0; i < 3; i++)
-        p = put_f64(p, r->polar[i]);
-    for (int i = 0; i < 3; i++)
-        p = put_f64(p, r->vert[i]);
-    p = put_f64(p, r->source_distance_m);
-    return (size_t)(p - buf);
+    if (v->count == h->count && same(v->range, h->range))
+        return h->step;
+    return step_default(v->count, v->range);
 }
 
-/* The inverse of bgapi_canonical; -1 unless buf[0..len) is a canonical
- * form of this version with no unknown flag. */
-static int canonical_parse(const unsigned char *buf, size_t len, bg_resolved *r)
+/* ---- writing: out may be NULL, to measure ---- */
+
+typedef struct {
+    unsigned char *out;
+    size_t n;
+} sink;
+
+static void put_byte(sink *s, unsigned v)
 {
-    if (len != CANON_LEN || buf[0] != CANON_VERSION || (buf[1] & ~1u) != 0)
+    if (s->out != NULL)
+        s->out[s->n] = (unsigned char)v;
+    s->n++;
+}
+
+static void put_varint(sink *s, uint64_t v)
+{
+    while (v >= 0x80) {
+        put_byte(s, (unsigned)(v & 0x7f) | 0x80u);
+        v >>= 7;
+    }
+    put_byte(s, (unsigned)v);
+}
+
+static void put_f64(sink *s, double v)
+{
+    uint64_t b = bits_of(v);
+    for (int i = 0; i < 8; i++)
+        put_byte(s, (unsigned)(b >> (8 * i)) & 0xffu);
+}
+
+static void field_count(sink *s, unsigned tag, int64_t v, int64_t def)
+{
+    if (v == def)
+        return;
+    put_varint(s, tag);
+    put_varint(s, (uint64_t)v);
+}
+
+static void field_f64(sink *s, unsigned tag, double v, double def)
+{
+    if (same(v, def))
+        return;
+    put_varint(s, tag);
+    put_f64(s, v);
+}
+
+static unsigned vec_code(double v)
+{
+    return same(v, 0.0) ? 0u : same(v, 1.0) ? 1u : same(v, -1.0) ? 2u : 3u;
+}
+
+static void field_vec(sink *s, unsigned tag, const double v[3],
+                      const double def[3])
+{
+    if (same(v[0], def[0]) && same(v[1], def[1]) && same(v[2], def[2]))
+        return;
+    put_varint(s, tag);
+    unsigned mask = 0;
+    for (int i = 0; i < 3; i++)
+        mask |= vec_code(v[i]) << (2 * i);
+    put_byte(s, mask);
+    for (int i = 0; i < 3; i++)
+        if (vec_code(v[i]) == 3)
+            put_f64(s, v[i]);
+}
+
+/* The canonical form of *r into out (NULL: only measure); its length. */
+static size_t canon_write(const bg_resolved *r, unsigned char *out)
+{
+    sink s = {out, 0};
+    put_byte(&s, BGAPI_CANON_VERSION);
+    if (r->round_div != DEF_ROUND_DIV) {
+        put_varint(&s, TAG_ROUND_DIV);
+        put_varint(&s, r->round_div ? 1 : 0);
+    }
+    const bg_axis *h = &r->hdiv, *v = &r->vdiv, *d = &r->disp;
+    field_count(&s, TAG_HDIV_COUNT, h->count, DEF_COUNT);
+    field_f64(&s, TAG_HDIV_RANGE, h->range, DEF_RANGE);
+    field_f64(&s, TAG_HDIV_STEP, h->step, step_default(h->count, h->range));
+    field_count(&s, TAG_VDIV_COUNT, v->count, h->count);
+    field_f64(&s, TAG_VDIV_RANGE, v->range, h->range);
+    field_f64(&s, TAG_VDIV_STEP, v->step, vstep_default(v, h));
+    field_count(&s, TAG_DISP_COUNT, d->count, DEF_COUNT);
+    field_f64(&s, TAG_DISP_RANGE, d->range, DEF_RANGE);
+    field_f64(&s, TAG_DISP_STEP, d->step, step_default(d->count, d->range));
+    field_f64(&s, TAG_LAMBDA0, r->lambda0_m, DEF_LAMBDA0);
+    field_vec(&s, TAG_BEAM, r->beam, def_beam);
+    field_vec(&s, TAG_POLAR, r->polar, def_polar);
+    field_f64(&s, TAG_SOURCE_DISTANCE, r->source_distance_m, DEF_DISTANCE);
+    return s.n;
+}
+
+/* ---- reading ---- */
+
+typedef struct {
+    const unsigned char *p;
+    size_t n, i;
+} source;
+
+/* A minimal unsigned LEB128 of at most 64 bits. */
+static int get_varint(source *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (s->i >= s->n)
+            return -1;
+        unsigned b = s->p[s->i++];
+        if (shift == 63 && b > 1)
+            return -1; /* past 64 bits */
+        if (shift > 0 && b == 0)
+            return -1; /* overlong: a needless zero group */
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int get_f64(source *s, double *out)
+{
+    if (s->n - s->i < 8)
         return -1;
-    memset(r, 0, sizeof *r);
-    r->round_div = buf[1] & 1;
-    const unsigned char *p = buf + 2;
-    p = get_axis(p, &r->hdiv);
-    p = get_axis(p, &r->vdiv);
-    p = get_axis(p, &r->disp);
-    r->lambda0_m = get_f64(p);
-    p += 8;
-    for (int i = 0; i < 3; i++, p += 8)
-        r->beam[i] = get_f64(p);
-    for (int i = 0; i < 3; i++, p += 8)
-        r->polar[i] = get_f64(p);
-    for (int i = 0; i < 3; i++, p += 8)
-        r->vert[i] = get_f64(p);
-    r->source_distance_m = get_f64(p);
+    uint64_t b = 0;
+    for (int i = 0; i < 8; i++)
+        b |= (uint64_t)s->p[s->i + (size_t)i] << (8 * i);
+    s->i += 8;
+    *out = double_of(b);
     return 0;
 }
 
-static uint64_t mix64(uint64_t z)
+static int get_count(source *s, int64_t *out)
 {
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
+    uint64_t v;
+    if (get_varint(s, &v) != 0 || v < 1 || v > (uint64_t)BG_AXIS_COUNT_MAX)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
 }
 
-uint64_t bgapi_hash64(const unsigned char *canon, size_t len)
+static int get_vec(source *s, double out[3])
 {
-    uint64_t h =
-        UINT64_C(0x6a09e667f3bcc909) ^ (len * UINT64_C(0x9e3779b97f4a7c15));
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w = get_u64(canon + i);
-        h ^= mix64(w + i);
-        h = (h << 27 | h >> 37) * UINT64_C(0x9e3779b97f4a7c15);
+    if (s->i >= s->n)
+        return -1;
+    unsigned mask = s->p[s->i++];
+    if (mask >> 6 != 0)
+        return -1;
+    static const double shorts[3] = {0.0, 1.0, -1.0};
+    for (int i = 0; i < 3; i++) {
+        unsigned code = (mask >> (2 * i)) & 3u;
+        if (code < 3)
+            out[i] = shorts[code];
+        else if (get_f64(s, &out[i]) != 0)
+            return -1;
     }
-    uint64_t tail = 0;
-    for (size_t k = 0; i + k < len; k++)
-        tail |= (uint64_t)canon[i + k] << (8 * k);
-    h ^= mix64(tail ^ UINT64_C(0xff51afd7ed558ccd));
-    return mix64(h);
+    return 0;
 }
 
-static size_t b64url_encode(const unsigned char *in, size_t n, char *out)
+/* Parse a canonical form into *r (vert derived, bg_resolved_check
+ * passed); -1 on anything malformed. Spellings bgapi_key_build would not
+ * write may pass here: the caller compares re-encoded bytes. */
+static int canon_parse(const unsigned char *buf, size_t len, bg_resolved *r)
+{
+    if (len < 1 || buf[0] != BGAPI_CANON_VERSION)
+        return -1;
+    bool has[TAG_END] = {false};
+    int64_t count[TAG_END] = {0};
+    double real[TAG_END] = {0};
+    double vec[TAG_END][3];
+    bool round_div = DEF_ROUND_DIV;
+    source s = {buf, len, 1};
+    uint64_t last = 0;
+    while (s.i < s.n) {
+        uint64_t tag, flag;
+        if (get_varint(&s, &tag) != 0 || tag <= last || tag >= TAG_END)
+            return -1;
+        last = tag;
+        has[tag] = true;
+        int rc;
+        switch (tag) {
+        case TAG_ROUND_DIV:
+            rc = get_varint(&s, &flag) != 0 || flag > 1 ? -1 : 0;
+            round_div = flag == 1;
+            break;
+        case TAG_HDIV_COUNT:
+        case TAG_VDIV_COUNT:
+        case TAG_DISP_COUNT:
+            rc = get_count(&s, &count[tag]);
+            break;
+        case TAG_BEAM:
+        case TAG_POLAR:
+            rc = get_vec(&s, vec[tag]);
+            break;
+        default:
+            rc = get_f64(&s, &real[tag]);
+            break;
+        }
+        if (rc != 0)
+            return -1;
+    }
+    bg_resolved o;
+    memset(&o, 0, sizeof o);
+    o.round_div = round_div;
+    bg_axis *h = &o.hdiv, *v = &o.vdiv, *d = &o.disp;
+    h->count = has[TAG_HDIV_COUNT] ? count[TAG_HDIV_COUNT] : DEF_COUNT;
+    h->range = has[TAG_HDIV_RANGE] ? real[TAG_HDIV_RANGE] : DEF_RANGE;
+    h->step = has[TAG_HDIV_STEP] ? real[TAG_HDIV_STEP]
+                                 : step_default(h->count, h->range);
+    v->count = has[TAG_VDIV_COUNT] ? count[TAG_VDIV_COUNT] : h->count;
+    v->range = has[TAG_VDIV_RANGE] ? real[TAG_VDIV_RANGE] : h->range;
+    v->step = has[TAG_VDIV_STEP] ? real[TAG_VDIV_STEP] : vstep_default(v, h);
+    d->count = has[TAG_DISP_COUNT] ? count[TAG_DISP_COUNT] : DEF_COUNT;
+    d->range = has[TAG_DISP_RANGE] ? real[TAG_DISP_RANGE] : DEF_RANGE;
+    d->step = has[TAG_DISP_STEP] ? real[TAG_DISP_STEP]
+                                 : step_default(d->count, d->range);
+    o.lambda0_m = has[TAG_LAMBDA0] ? real[TAG_LAMBDA0] : DEF_LAMBDA0;
+    memcpy(o.beam, has[TAG_BEAM] ? vec[TAG_BEAM] : def_beam, sizeof o.beam);
+    memcpy(o.polar, has[TAG_POLAR] ? vec[TAG_POLAR] : def_polar,
+           sizeof o.polar);
+    o.source_distance_m =
+        has[TAG_SOURCE_DISTANCE] ? real[TAG_SOURCE_DISTANCE] : DEF_DISTANCE;
+    if (bg_resolved_derive_vert(o.beam, o.polar, o.vert, NULL) != BG_OK ||
+        bg_resolved_check(&o, NULL) != BG_OK)
+        return -1;
+    *r = o;
+    return 0;
+}
+
+/* ---- base64url ---- */
+
+static void b64url_encode(const unsigned char *in, size_t n, char *out)
 {
     size_t o = 0, i = 0;
     for (; i + 3 <= n; i += 3) {
@@ -156,7 +367,6 @@ static size_t b64url_encode(const unsigned char *in, size_t n, char *out)
         out[o++] = b64url[(v & 15) << 2];
     }
     out[o] = '\0';
-    return o;
 }
 
 static int b64url_value(char c)
@@ -174,12 +384,13 @@ static int b64url_value(char c)
     return -1;
 }
 
-/* Strict unpadded base64url: -1 on a bad character, a length that is 1
- * mod 4, nonzero unused trailing bits, or more than cap bytes out. */
+/* Strict unpadded base64url of s[0..n), n <= BGAPI_ID_MAX, into out
+ * (BGAPI_CANON_MAX bytes): -1 on a bad character, a length that is 1 mod
+ * 4, or nonzero unused trailing bits. */
 static int b64url_decode(const char *s, size_t n, unsigned char *out,
-                         size_t cap, size_t *out_len)
+                         size_t *out_len)
 {
-    if (n % 4 == 1 || n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0) > cap)
+    if (n % 4 == 1)
         return -1;
     size_t o = 0;
     uint32_t acc = 0;
@@ -202,36 +413,78 @@ static int b64url_decode(const char *s, size_t n, unsigned char *out,
     return 0;
 }
 
-size_t bgapi_id_encode(const bg_resolved *r, char *out)
+/* ---- keys ---- */
+
+static void key_clear(bgapi_key *k)
 {
-    unsigned char canon[BGAPI_CANON_MAX];
-    size_t n = bgapi_canonical(r, canon);
-    return b64url_encode(canon, n, out);
+    k->canon = NULL;
+    k->canon_len = 0;
+    k->id = NULL;
+    k->id_len = 0;
+    k->digest = 0;
+    k->etag[0] = '\0';
 }
 
-int bgapi_id_decode(const char *id, bg_resolved *out, bgapi_problem *prob)
+void bgapi_key_free(bgapi_key *k)
 {
-    unsigned char canon[BGAPI_CANON_MAX];
-    size_t n = id != NULL ? strnlen(id, BGAPI_ID_MAX + 1) : 0;
-    size_t len;
-    bg_resolved r;
-    if (n == 0 || n > BGAPI_ID_MAX ||
-        b64url_decode(id, n, canon, sizeof canon, &len) != 0 ||
-        canonical_parse(canon, len, &r) != 0 ||
-        bg_resolved_check(&r, NULL) != BG_OK)
-        return bgapi_problem_set(prob, 404, "not-found", NULL, NULL,
-                                 "no grid has this id; ids come from "
-                                 "POST /v1/sources");
-    *out = r;
+    if (k->canon != NULL && k->canon != k->canon_inline)
+        free(k->canon);
+    key_clear(k);
+}
+
+int bgapi_key_build(bgapi_key *k, const bg_resolved *r, bgapi_repr repr)
+{
+    key_clear(k);
+    size_t len = canon_write(r, NULL);
+    size_t id_len = BGAPI_B64URL_LEN(len);
+    if (len > BGAPI_CANON_MAX)
+        return -1;
+    if (len <= BGAPI_KEY_INLINE) {
+        k->canon = k->canon_inline;
+        k->id = k->id_inline;
+    } else {
+        unsigned char *m = malloc(len + id_len + 1);
+        if (m == NULL)
+            return -1;
+        k->canon = m;
+        k->id = (char *)(m + len);
+    }
+    k->canon_len = canon_write(r, k->canon);
+    k->id_len = id_len;
+    b64url_encode(k->canon, len, k->id);
+    k->digest = bgapi_siphash24(BGAPI_DIGEST_KEY, k->canon, len);
+    snprintf(k->etag, sizeof k->etag, "\"%016" PRIx64 "-%s-c%de%d\"", k->digest,
+             bgapi_repr_tag(repr), BG_CORE_VERSION, BGAPI_ENCODE_VERSION);
     return 0;
 }
 
-void bgapi_etag(const bg_resolved *r, bgapi_repr repr, char *out)
+static int not_found(bgapi_problem *prob)
+{
+    return bgapi_problem_set(prob, 404, "not-found", NULL, NULL,
+                             "no grid has this id; ids come from "
+                             "POST /v1/sources");
+}
+
+int bgapi_key_from_id(bgapi_key *k, const char *id, size_t id_len,
+                      bgapi_repr repr, bg_resolved *out, bgapi_problem *prob)
 {
     unsigned char canon[BGAPI_CANON_MAX];
-    size_t n = bgapi_canonical(r, canon);
-    snprintf(out, BGAPI_ETAG_MAX, "\"" ETAG_VERSION "-%016" PRIx64 "-%s\"",
-             bgapi_hash64(canon, n), bgapi_repr_tag(repr));
+    size_t len;
+    bg_resolved r;
+    key_clear(k);
+    if (id == NULL || id_len == 0 || id_len > BGAPI_ID_MAX ||
+        b64url_decode(id, id_len, canon, &len) != 0 ||
+        canon_parse(canon, len, &r) != 0)
+        return not_found(prob);
+    if (bgapi_key_build(k, &r, repr) != 0)
+        return bgapi_problem_set(prob, 503, "out-of-memory", "Out of memory",
+                                 NULL, "no memory to answer; retry later");
+    if (k->canon_len != len || memcmp(k->canon, canon, len) != 0) {
+        bgapi_key_free(k);
+        return not_found(prob);
+    }
+    *out = r;
+    return 0;
 }
 
 /* The opaque-tag of an entity-tag (without W/ and quotes): start and

@@ -257,9 +257,12 @@ int main(void)
         fprintf(stderr, "setup failed\n");
         return 1;
     }
-    char id[BGAPI_ID_MAX + 1];
-    bgapi_id_encode(&r, id);
-    bgapi_view v = {id, &r, &g};
+    bgapi_key key;
+    if (bgapi_key_build(&key, &r, (bgapi_repr){BGAPI_FMT_JSON, BG_F64}) != 0) {
+        fprintf(stderr, "setup failed\n");
+        return 1;
+    }
+    bgapi_view v = {key.id, &r, &g};
     bench_grid("M: 51 x 51 x 21 grid", &v);
     double real_stream = json_stream_mbs, real_all = json_all_mbs;
 
@@ -271,6 +274,7 @@ int main(void)
     printf("\n");
     bench_grid("worst case: same size, all values distinct", &v);
     bg_grid_free(&g);
+    bgapi_key_free(&key);
     printf("\ngoals:\n");
     printf(
         "  JSON >= %.0f MB/s on M, streamed: %.0f MB/s  %s; whole: %.0f MB/s "

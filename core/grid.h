@@ -13,6 +13,12 @@
 #include "bg_error.h"
 #include "resolve.h"
 
+/* The version of the values the core produces. Bump it whenever any value
+ * bg_resolve or bg_grid_fill gives for some request changes (even in the
+ * last bit): it is part of every ETag (api/ids.h), so caches holding grids
+ * of the old code stop matching. */
+#define BG_CORE_VERSION 1
+
 typedef enum { BG_F64, BG_F32 } bg_dtype;
 
 /* Flags for bg_grid_alloc. */

@@ -327,6 +327,12 @@ static bg_status derive_vert(const double beam[3], const double polar[3],
     return BG_OK;
 }
 
+bg_status bg_resolved_derive_vert(const double beam[3], const double polar[3],
+                                  double vert[3], bg_error *err)
+{
+    return derive_vert(beam, polar, vert, err);
+}
+
 /* Beam, polarization and vertical axis (SPEC 2.4). */
 static bg_status resolve_vectors(const bg_params *p, bg_resolved *r,
                                  bg_error *err)

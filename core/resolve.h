@@ -56,4 +56,11 @@ bg_status bg_resolve(const bg_params *p, bg_resolved *out, bg_error *err);
  * BG_OK or an error as bg_resolve does. */
 bg_status bg_resolved_check(const bg_resolved *r, bg_error *err);
 
+/* vert = unit(beam x polar), computed exactly as bg_resolve does (so from
+ * the beam and polar of a resolved set it gives that set's vert, bit for
+ * bit). Fails with BG_PARALLEL when polar is (anti)parallel to beam. Lets
+ * a decoder rebuild vert instead of storing it. */
+bg_status bg_resolved_derive_vert(const double beam[3], const double polar[3],
+                                  double vert[3], bg_error *err);
+
 #endif

@@ -1,10 +1,10 @@
 /* cache.h - computed grids and their encoded bodies, shared and bounded.
  *
  * Entries are keyed by the canonical bytes of the resolved parameters
- * (bgapi_canonical); the caller also passes their hash (bgapi_hash64), used
- * only to pick a bucket: a lookup compares the full key, so a collision can
- * never serve the wrong grid. The cache holds at most max_bytes of grids
- * and encoded representations, evicting the least recently used ready
+ * (bgapi_key.canon); the caller also passes their hash (bgapi_key.digest
+ * for now), used only to pick a bucket: a lookup compares the full key, so
+ * a collision can never serve the wrong grid. The cache holds at most max_bytes
+ * of grids and encoded representations, evicting the least recently used ready
  * entry; entries are reference-counted, so eviction never frees bytes a
  * response is still sending. Concurrent misses on one key are computed once
  * (single-flight): the first caller becomes the owner, later ones wait,
@@ -56,8 +56,8 @@ bgs_cache *bgs_cache_new(uint64_t max_bytes, uint64_t max_live);
  * done. */
 void bgs_cache_free(bgs_cache *c);
 
-/* Find or create the entry of key[0..len) (len <= 255), hash its
- * bgapi_hash64. Always returns with a new reference in *out, which the
+/* Find or create the entry of key[0..len) (len <= 255), hash a 64-bit
+ * hash of it. Always returns with a new reference in *out, which the
  * caller drops with bgs_entry_release:
  * - HIT: the entry is READY (counted as a hit, made most recent);
  * - WAIT: someone else computes it; wait with bgs_cache_wait or

@@ -129,7 +129,7 @@ static struct MHD_Response *stream_response(bgs_request *req, uint64_t *size)
     if (s == NULL)
         return NULL;
     s->resolved = req->resolved;
-    memcpy(s->id, req->id, sizeof s->id);
+    memcpy(s->id, req->key.id, req->key.id_len + 1);
     s->view.id = s->id;
     s->view.resolved = &s->resolved;
     s->view.grid = grid_for(req, &s->positions);
@@ -170,7 +170,7 @@ static int cached_body(bgs_request *req, const char **buf, size_t *len)
     if (cap < MIN_CACHED_BODY_CAP)
         cap = MIN_CACHED_BODY_CAP;
     txt_grid positions;
-    bgapi_view view = {req->id, &req->resolved, grid_for(req, &positions)};
+    bgapi_view view = {req->key.id, &req->resolved, grid_for(req, &positions)};
     char *out = NULL;
     size_t n = 0;
     int r = view.grid != NULL
@@ -218,7 +218,7 @@ static void columns_free(void *cls)
 
 static struct MHD_Response *columns_response(bgs_request *req, uint64_t *size)
 {
-    bgapi_view view = {req->id, &req->resolved, bgs_entry_grid(req->entry)};
+    bgapi_view view = {req->key.id, &req->resolved, bgs_entry_grid(req->entry)};
     columns_body *b = malloc(sizeof *b);
     const void *cols[5];
     size_t head = b ? bgapi_binary_layout(&view, req->repr, b->head, cols) : 0;
@@ -246,9 +246,9 @@ static struct MHD_Response *columns_response(bgs_request *req, uint64_t *size)
 
 static void grid_headers(bgs_request *req, struct MHD_Response *resp)
 {
-    char location[sizeof req->id + 16];
-    snprintf(location, sizeof location, "/v1/sources/%s", req->id);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, req->etag);
+    char location[BGAPI_ID_MAX + 16];
+    snprintf(location, sizeof location, "/v1/sources/%s", req->key.id);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, req->key.etag);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LOCATION, location);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");
     if (req->route.id == BGAPI_ROUTE_SOURCES_GET)
@@ -375,18 +375,18 @@ static enum MHD_Result compute(bgs_request *req)
 /* From resolved parameters to an answer. */
 static enum MHD_Result serve(bgs_request *req)
 {
-    unsigned char canon[BGAPI_CANON_MAX];
-    size_t len = bgapi_canonical(&req->resolved, canon);
-    bgapi_id_encode(&req->resolved, req->id);
-    bgapi_etag(&req->resolved, req->repr, req->etag);
+    /* A GET has its key from bgapi_key_from_id; a POST builds it here. */
+    if (req->key.id == NULL &&
+        bgapi_key_build(&req->key, &req->resolved, req->repr) != 0)
+        return out_of_memory(req);
     req->repr_tag = bgapi_repr_tag(req->repr);
     if (req->route.id == BGAPI_ROUTE_SOURCES_GET &&
         bgapi_etag_matches(bgs_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH),
-                           req->etag))
+                           req->key.etag))
         return not_modified(req);
     bgs_lookup how;
-    if (bgs_cache_acquire(req->srv->cache, canon, len, bgapi_hash64(canon, len),
-                          &req->entry, &how) != 0)
+    if (bgs_cache_acquire(req->srv->cache, req->key.canon, req->key.canon_len,
+                          req->key.digest, &req->entry, &how) != 0)
         return out_of_memory(req);
     req->cache_tag = how == BGS_LOOKUP_MISS ? "MISS" : "HIT";
     if (how == BGS_LOOKUP_MISS)
@@ -429,8 +429,10 @@ static enum MHD_Result handle_post(bgs_request *req)
 static enum MHD_Result handle_get(bgs_request *req)
 {
     bgapi_problem p;
+    const char *id = req->route.sources_id;
     if (negotiate(req, &p) != 0 ||
-        bgapi_id_decode(req->route.sources_id, &req->resolved, &p) != 0)
+        bgapi_key_from_id(&req->key, id, strlen(id), req->repr, &req->resolved,
+                          &p) != 0)
         return bgs_respond_problem(req, &p);
     return serve(req);
 }

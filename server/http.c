@@ -360,6 +360,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                     req->cache_tag,  req->repr_tag};
     bgs_log_access(&a);
     bgs_entry_release(req->entry);
+    bgapi_key_free(&req->key);
     free(req->body);
     free(req);
     *con_cls = NULL;

@@ -53,8 +53,7 @@ typedef struct bgs_request {
     /* The grid being served. */
     bgapi_repr repr;
     bg_resolved resolved;
-    char id[BGAPI_ID_MAX + 1];
-    char etag[BGAPI_ETAG_MAX];
+    bgapi_key key;    /* id, ETag and cache key, built once; freed with req */
     bgs_entry *entry; /* a reference while set */
     bgs_waiter waiter;
     atomic_int wait_state;

@@ -14,10 +14,12 @@
 #include "api/ids.h"
 #include "api/request.h"
 
+static const bgapi_repr all_reprs_json = {BGAPI_FMT_JSON, BG_F64};
+
 typedef struct {
     bg_resolved r;
     bg_grid g;
-    char id[BGAPI_ID_MAX + 1];
+    bgapi_key key; /* for its id; built in place, never copied */
     bgapi_view v;
 } fixture;
 
@@ -35,13 +37,14 @@ static void fixture_make(fixture *f, const char *body, bg_dtype dt,
                  "%s", err.detail);
     cr_assert_eq(bg_grid_alloc(&f->g, count, dt, flags), BG_OK);
     cr_assert_eq(bg_grid_fill(&f->r, &f->g, 1), BG_OK);
-    bgapi_id_encode(&f->r, f->id);
-    f->v = (bgapi_view){f->id, &f->r, &f->g};
+    cr_assert_eq(bgapi_key_build(&f->key, &f->r, all_reprs_json), 0);
+    f->v = (bgapi_view){f->key.id, &f->r, &f->g};
 }
 
 static void fixture_free(fixture *f)
 {
     bg_grid_free(&f->g);
+    bgapi_key_free(&f->key);
 }
 
 static const char *const requests[] = {
@@ -80,7 +83,7 @@ static void check_json(const fixture *f, const char *buf, size_t len)
     json_error_t jerr;
     json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     cr_assert_not_null(j, "%s at %d", jerr.text, jerr.position);
-    cr_expect_str_eq(json_string_value(json_object_get(j, "id")), f->id);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "id")), f->key.id);
     cr_expect_eq((uint64_t)json_integer_value(json_object_get(j, "count")),
                  f->g.count);
     json_t *res = json_object_get(j, "resolved");

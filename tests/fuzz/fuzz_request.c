@@ -75,15 +75,29 @@ static void grid_and_encode(const bg_resolved *r, const char *id)
     bg_grid_free(&g);
 }
 
-static void ids_round_trip(const bg_resolved *r, char *id)
+/* The key of *r into *k; its id must decode to the same key and set. */
+static void ids_round_trip(const bg_resolved *r, bgapi_key *k)
 {
-    bgapi_id_encode(r, id);
-    bg_resolved back;
+    static const bgapi_repr json = {BGAPI_FMT_JSON, BG_F64};
+    check(bgapi_key_build(k, r, json) == 0);
+    bgapi_key back;
+    bg_resolved rb;
     bgapi_problem prob;
-    check(bgapi_id_decode(id, &back, &prob) == 0);
-    unsigned char a[BGAPI_CANON_MAX], b[BGAPI_CANON_MAX];
-    size_t la = bgapi_canonical(r, a), lb = bgapi_canonical(&back, b);
-    check(la == lb && memcmp(a, b, la) == 0);
+    check(bgapi_key_from_id(&back, k->id, k->id_len, json, &rb, &prob) == 0);
+    check(back.canon_len == k->canon_len &&
+          memcmp(back.canon, k->canon, k->canon_len) == 0);
+    check(strcmp(back.etag, k->etag) == 0 && back.digest == k->digest);
+    check(memcmp(&rb.hdiv, &r->hdiv, sizeof rb.hdiv) == 0 &&
+          memcmp(&rb.vdiv, &r->vdiv, sizeof rb.vdiv) == 0 &&
+          memcmp(&rb.disp, &r->disp, sizeof rb.disp) == 0 &&
+          memcmp(&rb.lambda0_m, &r->lambda0_m, sizeof rb.lambda0_m) == 0 &&
+          memcmp(rb.beam, r->beam, sizeof rb.beam) == 0 &&
+          memcmp(rb.polar, r->polar, sizeof rb.polar) == 0 &&
+          memcmp(rb.vert, r->vert, sizeof rb.vert) == 0 &&
+          memcmp(&rb.source_distance_m, &r->source_distance_m,
+                 sizeof rb.source_distance_m) == 0 &&
+          rb.round_div == r->round_div);
+    bgapi_key_free(&back);
 }
 
 /* Render p with the hostile instance and insist on valid JSON that says
@@ -120,16 +134,22 @@ static void fuzz_query(const char *q)
     bgapi_route route;
     bgapi_route_match("GET", format ? format : "", &route);
     bg_resolved r;
-    if (format && bgapi_id_decode(format, &r, &prob) == 0)
+    bgapi_key k;
+    static const bgapi_repr json = {BGAPI_FMT_JSON, BG_F64};
+    if (format &&
+        bgapi_key_from_id(&k, format, strlen(format), json, &r, &prob) == 0) {
+        check(strcmp(k.id, format) == 0); /* only canonical ids pass */
+        bgapi_key_free(&k);
         grid_and_encode(&r, format);
-    else if (format)
+    } else if (format) {
         render_checked(&prob, format);
-    char etag[BGAPI_ETAG_MAX];
+    }
     if (format) {
         bg_resolved zero;
         memset(&zero, 0, sizeof zero);
-        bgapi_etag(&zero, (bgapi_repr){BGAPI_FMT_JSON, BG_F64}, etag);
-        (void)bgapi_etag_matches(format, etag);
+        check(bgapi_key_build(&k, &zero, json) == 0);
+        (void)bgapi_etag_matches(format, k.etag);
+        bgapi_key_free(&k);
     }
 }
 
@@ -173,8 +193,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         render_checked(&prob, NULL);
         return 0;
     }
-    char id[BGAPI_ID_MAX + 1];
-    ids_round_trip(&r, id);
-    grid_and_encode(&r, id);
+    bgapi_key k;
+    ids_round_trip(&r, &k);
+    grid_and_encode(&r, k.id);
+    bgapi_key_free(&k);
     return 0;
 }

@@ -91,11 +91,13 @@ static void grid_path(const char *json, const char *query, char *out,
     bg_params p;
     bg_resolved r;
     bgapi_problem prob;
-    char id[BGAPI_ID_MAX + 1];
+    bgapi_key key;
     cr_assert_eq(bgapi_parse_params(json, strlen(json), &p, &prob), 0);
     cr_assert_eq(bg_resolve(&p, &r, NULL), BG_OK);
-    bgapi_id_encode(&r, id);
-    snprintf(out, cap, "/v1/sources/%s%s", id, query);
+    cr_assert_eq(
+        bgapi_key_build(&key, &r, (bgapi_repr){BGAPI_FMT_JSON, BG_F64}), 0);
+    snprintf(out, cap, "/v1/sources/%s%s", key.id, query);
+    bgapi_key_free(&key);
 }
 
 static void identical_misses(const char *const *flags, const char *method,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "api/ids.h"
+#include "api/siphash.h"
 #include "server/cache.h"
 
 #define SOURCES    1000
@@ -60,7 +61,7 @@ static bgs_lookup lookup(bgs_cache *c, const char *key, uint64_t hash,
 
 static uint64_t h(const char *key)
 {
-    return bgapi_hash64((const unsigned char *)key, strlen(key));
+    return bgapi_siphash24(BGAPI_DIGEST_KEY, key, strlen(key));
 }
 
 Test(cache, miss_then_hit)
