@@ -211,11 +211,17 @@ size_t bgapi_id_encode(const bg_resolved *r, char *out)
 
 int bgapi_id_decode(const char *id, bg_resolved *out, bgapi_problem *prob)
 {
-    unsigned char canon[BGAPI_CANON_MAX];
     size_t n = id != NULL ? strnlen(id, BGAPI_ID_MAX + 1) : 0;
+    return bgapi_id_decode_n(id, n, out, prob);
+}
+
+int bgapi_id_decode_n(const char *id, size_t n, bg_resolved *out,
+                      bgapi_problem *prob)
+{
+    unsigned char canon[BGAPI_CANON_MAX];
     size_t len;
     bg_resolved r;
-    if (n == 0 || n > BGAPI_ID_MAX ||
+    if (id == NULL || n == 0 || n > BGAPI_ID_MAX ||
         b64url_decode(id, n, canon, sizeof canon, &len) != 0 ||
         canonical_parse(canon, len, &r) != 0 ||
         bg_resolved_check(&r, NULL) != BG_OK)

@@ -38,6 +38,11 @@ size_t bgapi_id_encode(const bg_resolved *r, char *out);
  * NUL of id. */
 int bgapi_id_decode(const char *id, bg_resolved *out, bgapi_problem *prob);
 
+/* The same for the n characters at id (no NUL needed; never reads past
+ * them), e.g. the {id} of a bgapi_route. */
+int bgapi_id_decode_n(const char *id, size_t n, bg_resolved *out,
+                      bgapi_problem *prob);
+
 /* The strong ETag of representation r of the grid of *r, with its quotes,
  * e.g. "\"bg1-9f3c0a...-npy-f8\"", into out (BGAPI_ETAG_MAX bytes). Changes
  * whenever the parameters, the representation or the encoders' version do. */
