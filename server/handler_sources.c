@@ -430,7 +430,8 @@ static enum MHD_Result handle_get(bgs_request *req)
 {
     bgapi_problem p;
     if (negotiate(req, &p) != 0 ||
-        bgapi_id_decode(req->route.sources_id, &req->resolved, &p) != 0)
+        bgapi_id_decode_n(req->route.sources_id, req->route.sources_id_len,
+                          &req->resolved, &p) != 0)
         return bgs_respond_problem(req, &p);
     return serve(req);
 }
