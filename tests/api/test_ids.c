@@ -1,7 +1,7 @@
 /* test_ids.c - api/ids.c: canonical form layout, id round trips over many
  * resolved sets, shared ids for equivalent requests, strict decoding
- * (tampered, padded, long and garbage ids are 404), hash mixing, ETag form
- * and If-None-Match matching. */
+ * (tampered, padded, long and garbage ids are 404; by pointer and length
+ * too), hash mixing, ETag form and If-None-Match matching. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +166,34 @@ Test(ids, garbage_rejected)
     memset(big, 'A', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     expect_404(big, "long");
+}
+
+/* bgapi_id_decode_n reads exactly n characters: an id followed by more
+ * text (as the {id} of a route is, inside its path) decodes alike, and
+ * only its n characters count. */
+Test(ids, decode_n_by_length)
+{
+    bg_resolved r = resolve_json(requests[1]);
+    char text[BGAPI_ID_MAX + 16];
+    size_t n = bgapi_id_encode(&r, text);
+    memcpy(text + n, "/tail!", 7);
+    bg_resolved back;
+    bgapi_problem prob;
+    cr_assert_eq(bgapi_id_decode_n(text, n, &back, &prob), 0, "%s",
+                 prob.detail);
+    unsigned char a[BGAPI_CANON_MAX], b[BGAPI_CANON_MAX];
+    size_t na = bgapi_canonical(&r, a), nb = bgapi_canonical(&back, b);
+    cr_assert_eq(na, nb);
+    cr_expect_eq(memcmp(a, b, na), 0);
+    cr_expect_eq(bgapi_id_decode_n(text, n + 1, &back, &prob), -1);
+    cr_expect_eq(prob.status, 404);
+    cr_expect_eq(bgapi_id_decode_n(text, n - 1, &back, NULL), -1);
+    cr_expect_eq(bgapi_id_decode_n(text, 0, &back, NULL), -1);
+    cr_expect_eq(bgapi_id_decode_n(NULL, 4, &back, NULL), -1);
+    char big[BGAPI_ID_MAX + 4];
+    memset(big, 'A', sizeof big);
+    cr_expect_eq(bgapi_id_decode_n(big, sizeof big, &back, NULL), -1,
+                 "longer than BGAPI_ID_MAX, no NUL");
 }
 
 Test(ids, tampering_rejected_or_canonical)
