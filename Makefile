@@ -1,9 +1,11 @@
 # beamgrid - build, test, run and benchmark.
 #
 #   make            build build/beamgrid and the libraries
-#   make run        install missing packages, build, serve on 127.0.0.1:8080
+#   make run        install missing packages, build, serve (127.0.0.1:8080
+#                   unless configured: see PORT and BIND below)
 #   make test       install missing packages, unit + integration tests, then
-#                   the same tests against an ASan+UBSan build
+#                   the same tests against an ASan+UBSan build, valgrind,
+#                   make run's settings (run-test) and the deploy checks
 #   make bench      benchmarks (ratios against baselines measured in the run)
 #   make fuzz       libFuzzer over parsing, validation and encoding
 #                   (FUZZ_SECONDS; exits non-zero on a finding)
@@ -13,13 +15,21 @@
 #
 # Variables: OPTIMIZATION (-O2), SANITIZER (address,undefined or empty),
 # BUILD (output folder), CC, V=1 for full command lines.
+#
+# make run: PORT and BIND, set on the command line (make run PORT=18081) or
+# in the environment (PORT=18081 make run), become --port and --bind; unset,
+# they are not passed, so the server's own defaults (127.0.0.1:8080) and
+# every BEAMGRID_* variable apply (BEAMGRID_PORT=18081 make run). A flag wins
+# over its variable, so PORT wins over BEAMGRID_PORT and BIND over
+# BEAMGRID_BIND. Note that PORT is a generic name: an exported PORT meant
+# for something else is used here too.
 
 CC ?= gcc
 OPTIMIZATION ?= -O2
 SANITIZER ?=
 BUILD ?= build
-PORT ?= 8080
-BIND ?= 127.0.0.1
+# PORT and BIND: no defaults here (see make run above).
+RUN_FLAGS = $(if $(strip $(BIND)), --bind $(BIND))$(if $(strip $(PORT)), --port $(PORT))
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wvla
@@ -28,7 +38,7 @@ STD = -std=c11 -D_GNU_SOURCE -ffp-contract=off -fno-fast-math
 DEPS_PKGS = libmicrohttpd-dev libjansson-dev libuv1-dev libcriterion-dev \
             libcurl4-openssl-dev pkg-config python3-jsonschema clang-format \
             nginx-light curl wrk shellcheck gettext-base python3-yaml \
-            python3-numpy valgrind openssl
+            python3-numpy valgrind openssl iproute2 procps
 SAN_FLAGS = $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
 
 CFLAGS_ALL = $(STD) $(OPTIMIZATION) -g $(WARN) -fopenmp -MMD -MP $(SAN_FLAGS) \
@@ -53,8 +63,8 @@ TEST_SUPPORT_OBJ = $(TEST_SUPPORT:%.c=$(BUILD)/%.o)
 
 Q = $(if $(V),,@)
 
-.PHONY: all run test unit integration sanitize deps bench fuzz format \
-        valgrind soak \
+.PHONY: all run run-test test unit integration sanitize deps bench fuzz \
+        format valgrind soak \
         format-check clean openapi-lint openapi-check
 .DEFAULT_GOAL := all
 
@@ -119,7 +129,7 @@ deps:
 
 run: deps
 	$(MAKE) all
-	./$(BUILD)/beamgrid --bind $(BIND) --port $(PORT)
+	./$(BUILD)/beamgrid$(RUN_FLAGS)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t --jobs 2; done
@@ -150,7 +160,13 @@ test: deps
 	$(MAKE) unit integration
 	$(MAKE) sanitize
 	$(MAKE) valgrind
+	$(MAKE) run-test
 	$(MAKE) deploy-test
+
+# make run with BEAMGRID_* variables, PORT (environment and command line)
+# and BIND, on free loopback ports (tests/ops/make_run.sh).
+run-test: deps
+	BUILD=$(BUILD) tests/ops/make_run.sh
 
 # The server under valgrind over good, bad, large and streamed requests;
 # it must exit 0 with no memory error and no definite leak.

@@ -1,7 +1,8 @@
-/* routes.c - the route table: method and path to a handler id, a label
- * for metrics and logs, and the Allow value for 405. Exact path matches
- * only (no trailing slash, no normalization); the one parameter, {id} of
- * /v1/sources/{id}, must be 1..BGAPI_ID_MAX base64url characters. */
+/* routes.c - the route table: method and path to a handler id, a route
+ * template (its label for metrics and logs), and the Allow value for 405.
+ * Exact path matches only (no trailing slash, no normalization); the one
+ * parameter, {id} of /v1/sources/{id}, must be 1..BGAPI_ID_MAX base64url
+ * characters. */
 #include "api/routes.h"
 
 #include <string.h>
@@ -9,16 +10,34 @@
 #define ALLOW_GET  "GET, HEAD"
 #define ALLOW_POST "POST"
 
+/* Indexed by bgapi_route_template: the only route labels there are. */
+static const char *const TEMPLATE_LABELS[BGAPI_TEMPLATE_COUNT] = {
+    [BGAPI_TEMPLATE_OTHER] = "other",
+    [BGAPI_TEMPLATE_SOURCES] = "/v1/sources",
+    [BGAPI_TEMPLATE_SOURCES_ID] = "/v1/sources/{id}",
+    [BGAPI_TEMPLATE_HEALTHZ] = "/healthz",
+    [BGAPI_TEMPLATE_READYZ] = "/readyz",
+    [BGAPI_TEMPLATE_METRICS] = "/metrics",
+    [BGAPI_TEMPLATE_OPENAPI] = "/openapi.yaml",
+};
+
 static const struct {
-    const char *path;
+    bgapi_route_template template; /* its label is the path */
     bgapi_route_id id;
 } fixed_routes[] = {
-    {"/v1/sources", BGAPI_ROUTE_SOURCES_POST},
-    {"/healthz", BGAPI_ROUTE_HEALTHZ},
-    {"/readyz", BGAPI_ROUTE_READYZ},
-    {"/metrics", BGAPI_ROUTE_METRICS},
-    {"/openapi.yaml", BGAPI_ROUTE_OPENAPI},
+    {BGAPI_TEMPLATE_SOURCES, BGAPI_ROUTE_SOURCES_POST},
+    {BGAPI_TEMPLATE_HEALTHZ, BGAPI_ROUTE_HEALTHZ},
+    {BGAPI_TEMPLATE_READYZ, BGAPI_ROUTE_READYZ},
+    {BGAPI_TEMPLATE_METRICS, BGAPI_ROUTE_METRICS},
+    {BGAPI_TEMPLATE_OPENAPI, BGAPI_ROUTE_OPENAPI},
 };
+
+const char *bgapi_route_template_label(bgapi_route_template t)
+{
+    if ((unsigned)t >= BGAPI_TEMPLATE_COUNT)
+        return TEMPLATE_LABELS[BGAPI_TEMPLATE_OTHER];
+    return TEMPLATE_LABELS[t];
+}
 
 static int is_b64url(char c)
 {
@@ -51,29 +70,34 @@ static int is_get(const char *method)
 void bgapi_route_match(const char *method, const char *path, bgapi_route *out)
 {
     out->id = BGAPI_ROUTE_NOT_FOUND;
-    out->label = "other";
+    out->template = BGAPI_TEMPLATE_OTHER;
+    out->label = TEMPLATE_LABELS[BGAPI_TEMPLATE_OTHER];
     out->allow = "";
-    out->sources_id[0] = '\0';
+    out->sources_id = "";
+    out->sources_id_len = 0;
     if (method == NULL || path == NULL)
         return;
     size_t n;
     if (match_sources_id(path, &n)) {
-        out->label = "/v1/sources/{id}";
+        out->template = BGAPI_TEMPLATE_SOURCES_ID;
+        out->label = TEMPLATE_LABELS[BGAPI_TEMPLATE_SOURCES_ID];
         out->allow = ALLOW_GET;
         if (!is_get(method)) {
             out->id = BGAPI_ROUTE_METHOD_NOT_ALLOWED;
             return;
         }
         out->id = BGAPI_ROUTE_SOURCES_GET;
-        memcpy(out->sources_id, path + strlen("/v1/sources/"), n);
-        out->sources_id[n] = '\0';
+        out->sources_id = path + strlen("/v1/sources/");
+        out->sources_id_len = n;
         return;
     }
     for (size_t i = 0; i < sizeof fixed_routes / sizeof fixed_routes[0]; i++) {
-        if (strcmp(path, fixed_routes[i].path) != 0)
+        const char *label = TEMPLATE_LABELS[fixed_routes[i].template];
+        if (strcmp(path, label) != 0)
             continue;
         int post = fixed_routes[i].id == BGAPI_ROUTE_SOURCES_POST;
-        out->label = fixed_routes[i].path;
+        out->template = fixed_routes[i].template;
+        out->label = label;
         out->allow = post ? ALLOW_POST : ALLOW_GET;
         int ok = post ? strcmp(method, "POST") == 0 : is_get(method);
         out->id = ok ? fixed_routes[i].id : BGAPI_ROUTE_METHOD_NOT_ALLOWED;

@@ -18,16 +18,38 @@ typedef enum {
     BGAPI_ROUTE_OPENAPI       /* GET|HEAD /openapi.yaml */
 } bgapi_route_id;
 
+/* The route template a path matched, whatever the method: the fixed set
+ * of `route` labels in metrics and logs. A 405 keeps its path's template
+ * (POST /healthz is BGAPI_TEMPLATE_HEALTHZ); an unknown path is OTHER. */
+typedef enum {
+    BGAPI_TEMPLATE_OTHER,      /* "other": no route (404) */
+    BGAPI_TEMPLATE_SOURCES,    /* "/v1/sources" */
+    BGAPI_TEMPLATE_SOURCES_ID, /* "/v1/sources/{id}" */
+    BGAPI_TEMPLATE_HEALTHZ,    /* "/healthz" */
+    BGAPI_TEMPLATE_READYZ,     /* "/readyz" */
+    BGAPI_TEMPLATE_METRICS,    /* "/metrics" */
+    BGAPI_TEMPLATE_OPENAPI,    /* "/openapi.yaml" */
+    BGAPI_TEMPLATE_COUNT
+} bgapi_route_template;
+
 typedef struct {
     bgapi_route_id id;
-    const char *label; /* static route template for metrics/logs,
-                          e.g. "/v1/sources/{id}"; "other" */
+    bgapi_route_template template;
+    const char *label; /* bgapi_route_template_label(template) */
     const char *allow; /* static Allow header value for 405 */
-    char sources_id[BGAPI_ID_MAX + 1]; /* {id} for SOURCES_GET, else "" */
+    /* {id} for SOURCES_GET: a pointer into the path given to
+     * bgapi_route_match (valid as long as it is) and its length, not
+     * NUL-terminated by contract; else "" and 0. */
+    const char *sources_id;
+    size_t sources_id_len;
 } bgapi_route;
 
 /* Match method and path (no query string) into *out. An {id} longer than
  * BGAPI_ID_MAX or with characters outside base64url is NOT_FOUND. */
 void bgapi_route_match(const char *method, const char *path, bgapi_route *out);
+
+/* The static label of a template, e.g. "/v1/sources/{id}"; "other" for
+ * BGAPI_TEMPLATE_OTHER and for any value out of range. */
+const char *bgapi_route_template_label(bgapi_route_template t);
 
 #endif

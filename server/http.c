@@ -353,8 +353,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req == NULL)
         return;
     uint64_t ns = now_ns() - req->t0_ns;
-    bgs_metrics_request(srv->metrics, req->route.id, req->route.label,
-                        req->method, req->status, (double)ns * 1e-9);
+    bgs_metrics_request(srv->metrics, req->route.template, req->method,
+                        req->status, (double)ns * 1e-9);
     bgs_access a = {req->request_id, req->method,  req->route.label,
                     req->status,     req->bytes,   ns / 1000u,
                     req->cache_tag,  req->repr_tag};

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_ROUTES  8 /* bgapi_route_id values */
+#define N_ROUTES  BGAPI_TEMPLATE_COUNT /* route templates */
 #define N_METHODS 4
 #define N_BUCKETS 16
 
@@ -30,8 +30,9 @@ typedef struct {
     atomic_uint_fast64_t count;
 } histogram;
 
+/* Indexed by route template; labels are bgapi_route_template_label's
+ * static strings, so a series' labels never change. */
 struct bgs_metrics {
-    _Atomic(const char *) labels[N_ROUTES];
     atomic_uint_fast64_t requests[N_ROUTES][N_METHODS][N_STATUSES];
     histogram latency[N_ROUTES];
     atomic_uint_fast64_t compute_ns;
@@ -89,12 +90,10 @@ static void observe(histogram *h, double seconds)
     atomic_fetch_add_explicit(&h->count, 1, RELAXED);
 }
 
-void bgs_metrics_request(bgs_metrics *m, bgapi_route_id route,
-                         const char *label, const char *method, int status,
-                         double seconds)
+void bgs_metrics_request(bgs_metrics *m, bgapi_route_template route,
+                         const char *method, int status, double seconds)
 {
-    size_t r = (size_t)route < N_ROUTES ? (size_t)route : 0;
-    atomic_store_explicit(&m->labels[r], label, RELAXED);
+    size_t r = (size_t)route < N_ROUTES ? (size_t)route : BGAPI_TEMPLATE_OTHER;
     atomic_fetch_add_explicit(
         &m->requests[r][method_index(method)][status_index(status)], 1,
         RELAXED);
@@ -167,9 +166,8 @@ static void render_requests(FILE *f, const bgs_metrics *m)
     family(f, "beamgrid_http_requests_total", "counter",
            "HTTP requests answered, by route template, method and status.");
     for (size_t r = 0; r < N_ROUTES; r++) {
-        const char *label =
-            atomic_load_explicit(&((bgs_metrics *)m)->labels[r], RELAXED);
-        for (size_t k = 0; label != NULL && k < N_METHODS; k++) {
+        const char *label = bgapi_route_template_label((bgapi_route_template)r);
+        for (size_t k = 0; k < N_METHODS; k++) {
             for (size_t s = 0; s < N_STATUSES; s++) {
                 uint64_t n = load(&m->requests[r][k][s]);
                 char st[16];
@@ -208,10 +206,11 @@ static void render_latency(FILE *f, const bgs_metrics *m)
     family(f, "beamgrid_http_request_duration_seconds", "histogram",
            "Time from request headers to the last response byte queued.");
     for (size_t r = 0; r < N_ROUTES; r++) {
-        const char *label =
-            atomic_load_explicit(&((bgs_metrics *)m)->labels[r], RELAXED);
-        if (label != NULL)
-            render_histogram(f, label, &m->latency[r]);
+        /* Routes not requested yet are left out. */
+        if (load(&m->latency[r].count) != 0)
+            render_histogram(
+                f, bgapi_route_template_label((bgapi_route_template)r),
+                &m->latency[r]);
     }
 }
 

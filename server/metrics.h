@@ -25,11 +25,11 @@ typedef struct {
 bgs_metrics *bgs_metrics_new(void);
 void bgs_metrics_free(bgs_metrics *m);
 
-/* Count one finished request: route (its template `label`, a static string
- * kept by pointer), method as received, HTTP status, seconds taken. */
-void bgs_metrics_request(bgs_metrics *m, bgapi_route_id route,
-                         const char *label, const char *method, int status,
-                         double seconds);
+/* Count one finished request: its route template (a 405 or 404 too: the
+ * template its path matched, or OTHER), method as received, HTTP status,
+ * seconds taken. */
+void bgs_metrics_request(bgs_metrics *m, bgapi_route_template route,
+                         const char *method, int status, double seconds);
 
 /* Count one computed grid of `sources` sources that took `seconds`. */
 void bgs_metrics_compute(bgs_metrics *m, uint64_t sources, double seconds);

@@ -1,5 +1,5 @@
 /* test_routes.c - api/routes.c: every route, method, 404 and 405 with
- * Allow, labels, and the shape of {id}. */
+ * Allow, route templates and their labels, and the shape of {id}. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -11,6 +11,29 @@ typedef struct {
     const char *label;
     const char *allow;
 } route_case;
+
+/* The template a label names (the test's own reading of the table). */
+static bgapi_route_template template_of(const char *label)
+{
+    static const struct {
+        const char *label;
+        bgapi_route_template t;
+    } known[] = {
+        {"/v1/sources", BGAPI_TEMPLATE_SOURCES},
+        {"/v1/sources/{id}", BGAPI_TEMPLATE_SOURCES_ID},
+        {"/healthz", BGAPI_TEMPLATE_HEALTHZ},
+        {"/readyz", BGAPI_TEMPLATE_READYZ},
+        {"/metrics", BGAPI_TEMPLATE_METRICS},
+        {"/openapi.yaml", BGAPI_TEMPLATE_OPENAPI},
+        {"other", BGAPI_TEMPLATE_OTHER},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (strcmp(known[i].label, label) == 0)
+            return known[i].t;
+    }
+    cr_assert_fail("unknown label %s", label);
+    return BGAPI_TEMPLATE_COUNT;
+}
 
 Test(routes, table)
 {
@@ -68,12 +91,54 @@ Test(routes, table)
                          cases[i].path);
         cr_expect_str_eq(r.allow, cases[i].allow, "%s %s", cases[i].method,
                          cases[i].path);
-        if (r.id == BGAPI_ROUTE_SOURCES_GET)
-            cr_expect_str_eq(r.sources_id,
-                             cases[i].path + strlen("/v1/sources/"));
-        else
+        cr_expect_eq(r.template, template_of(cases[i].label), "%s %s",
+                     cases[i].method, cases[i].path);
+        cr_expect_str_eq(r.label, bgapi_route_template_label(r.template));
+        if (r.id == BGAPI_ROUTE_SOURCES_GET) {
+            const char *id = strrchr(cases[i].path, '/') + 1;
+            cr_expect_eq(r.sources_id, id, "points into the path");
+            cr_expect_eq(r.sources_id_len, strlen(id));
+        } else {
             cr_expect_str_eq(r.sources_id, "");
+            cr_expect_eq(r.sources_id_len, 0);
+        }
     }
+}
+
+/* A 405 keeps the template of its path, so POST /healthz and
+ * PUT /v1/sources/{id} are two different, fixed series in /metrics. */
+Test(routes, method_not_allowed_keeps_its_template)
+{
+    bgapi_route a, b, c;
+    bgapi_route_match("POST", "/healthz", &a);
+    bgapi_route_match("PUT", "/v1/sources/abc", &b);
+    bgapi_route_match("PUT", "/nowhere", &c);
+    cr_expect_eq(a.id, BGAPI_ROUTE_METHOD_NOT_ALLOWED);
+    cr_expect_eq(b.id, BGAPI_ROUTE_METHOD_NOT_ALLOWED);
+    cr_expect_eq(a.template, BGAPI_TEMPLATE_HEALTHZ);
+    cr_expect_eq(b.template, BGAPI_TEMPLATE_SOURCES_ID);
+    cr_expect_str_eq(a.label, "/healthz");
+    cr_expect_str_eq(b.label, "/v1/sources/{id}");
+    cr_expect_eq(c.id, BGAPI_ROUTE_NOT_FOUND);
+    cr_expect_eq(c.template, BGAPI_TEMPLATE_OTHER);
+    cr_expect_str_eq(c.label, "other");
+}
+
+/* Every template has a label of its own; out of range reads "other". */
+Test(routes, template_labels_cover_every_template)
+{
+    for (int t = 0; t < BGAPI_TEMPLATE_COUNT; t++) {
+        const char *l = bgapi_route_template_label((bgapi_route_template)t);
+        cr_assert_not_null(l, "template %d", t);
+        cr_expect(l[0] == '/' || strcmp(l, "other") == 0, "%s", l);
+        cr_expect_eq(template_of(l), (bgapi_route_template)t, "%s", l);
+        for (int u = 0; u < t; u++)
+            cr_expect_str_neq(
+                l, bgapi_route_template_label((bgapi_route_template)u));
+    }
+    cr_expect_str_eq(bgapi_route_template_label(BGAPI_TEMPLATE_COUNT), "other");
+    cr_expect_str_eq(bgapi_route_template_label((bgapi_route_template)-1),
+                     "other");
 }
 
 Test(routes, id_length_limit)
@@ -86,7 +151,8 @@ Test(routes, id_length_limit)
     bgapi_route r;
     bgapi_route_match("GET", path, &r);
     cr_expect_eq(r.id, BGAPI_ROUTE_SOURCES_GET);
-    cr_expect_eq(strlen(r.sources_id), BGAPI_ID_MAX);
+    cr_expect_eq(r.sources_id_len, BGAPI_ID_MAX);
+    cr_expect_eq(r.sources_id, path + base);
     path[base + BGAPI_ID_MAX] = 'A';
     path[base + BGAPI_ID_MAX + 1] = '\0';
     bgapi_route_match("GET", path, &r);

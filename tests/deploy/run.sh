@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The deploy test (make deploy-test):
-#   lint every script in deploy/ and tests/deploy/ with shellcheck;
+#   lint every script in deploy/, tests/deploy/ and tests/ops/ with
+#   shellcheck;
 #   the Kubernetes manifests against the Kubernetes JSON schemas
 #   (kubernetes-models, npm) and the field checks of k8s_check.py, which
 #   also cover deploy/compose.yaml and the nginx template;
@@ -43,7 +44,7 @@ shellcheck_all() {
   while IFS= read -r s; do
     n=$((n + 1))
     if shellcheck -x -P SCRIPTDIR "$s"; then echo "ok   shellcheck $s"; else bad=$((bad + 1)); echo "FAIL shellcheck $s"; fi
-  done < <(find deploy tests/deploy -name node_modules -prune -o -name '*.sh' -print | sort)
+  done < <(find deploy tests/deploy tests/ops -name node_modules -prune -o -name '*.sh' -print | sort)
   echo "shellcheck: $((n - bad)) passed, $bad failed"
 }
 

@@ -104,6 +104,72 @@ Test(ops, health_ready_metrics_openapi)
     cr_assert_eq(bgt_server_stop(&s, 10), 0);
 }
 
+/* The body of /metrics once every earlier request has been counted (only
+ * this one in flight; bounded), into *r. */
+static void settled_metrics(const bgt_server *s, bgt_response *r)
+{
+    for (int tries = 0;; tries++) {
+        get_ok(s, "/metrics", r);
+        if (bgt_metric(r->body, "beamgrid_inflight_requests") == 1 ||
+            tries == 200)
+            return;
+        bgt_response_free(r);
+        usleep(10000);
+    }
+}
+
+/* 405s and 404s count under their route template: POST /healthz and
+ * PUT /v1/sources/{id} are two series, unknown paths are "other", and a
+ * later 405 elsewhere relabels nothing. */
+Test(ops, metrics_405_and_404_by_template)
+{
+    bgt_server s;
+    bgt_response r;
+    cr_assert_eq(bgt_server_start(&s, NULL), 0);
+    static const struct {
+        const char *method, *path;
+        long status;
+    } reqs[] = {{"POST", "/healthz", 405},
+                {"PUT", "/v1/sources/abc", 405},
+                {"GET", "/no/such/path", 404}};
+    for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+        cr_assert_eq(
+            bgt_request(&s, reqs[i].method, reqs[i].path, NULL, NULL, 0, &r),
+            0);
+        cr_assert_eq(r.status, reqs[i].status, "%s %s", reqs[i].method,
+                     reqs[i].path);
+        bgt_response_free(&r);
+    }
+    settled_metrics(&s, &r);
+    static const char *const lines[] = {
+        "beamgrid_http_requests_total{route=\"/healthz\",method=\"POST\","
+        "status=\"405\"} 1\n",
+        "beamgrid_http_requests_total{route=\"/v1/sources/{id}\","
+        "method=\"OTHER\",status=\"405\"} 1\n",
+        "beamgrid_http_requests_total{route=\"other\",method=\"GET\","
+        "status=\"404\"} 1\n"};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        cr_assert_not_null(strstr(r.body, lines[i]), "%s\n%s", lines[i],
+                           r.body);
+    cr_assert_null(strstr(r.body, "/no/such/path"));
+    cr_assert_null(strstr(r.body, "/v1/sources/abc"));
+    bgt_response_free(&r);
+
+    /* One more 405 on another path: the first series keep their labels. */
+    cr_assert_eq(bgt_request(&s, "DELETE", "/metrics", NULL, NULL, 0, &r), 0);
+    cr_assert_eq(r.status, 405);
+    bgt_response_free(&r);
+    settled_metrics(&s, &r);
+    cr_assert_not_null(strstr(r.body, lines[0]), "%s", r.body);
+    cr_assert_not_null(strstr(r.body, lines[1]), "%s", r.body);
+    cr_assert_not_null(strstr(r.body,
+                              "beamgrid_http_requests_total{route=\"/metrics\","
+                              "method=\"OTHER\",status=\"405\"} 1\n"),
+                       "%s", r.body);
+    bgt_response_free(&r);
+    cr_assert_eq(bgt_server_stop(&s, 10), 0);
+}
+
 /* ---- raw sockets, for the drain test ---- */
 
 static void send_all(int fd, const char *s)

@@ -1,6 +1,7 @@
 /* test_metrics.c - the Prometheus exposition: families present, counters
  * and gauges move, histogram buckets are cumulative, label sets stay
- * bounded whatever methods and statuses arrive, and the pending-queue
+ * bounded whatever methods and statuses arrive, each route template is a
+ * series of its own with fixed labels (405s too), and the pending-queue
  * reservation respects its maximum under contention. */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -55,12 +56,9 @@ Test(metrics, empty_families_and_cache_numbers)
 Test(metrics, requests_and_histogram)
 {
     bgs_metrics *m = bgs_metrics_new();
-    bgs_metrics_request(m, BGAPI_ROUTE_SOURCES_POST, "/v1/sources", "POST", 200,
-                        0.0002);
-    bgs_metrics_request(m, BGAPI_ROUTE_SOURCES_POST, "/v1/sources", "POST", 200,
-                        0.003);
-    bgs_metrics_request(m, BGAPI_ROUTE_SOURCES_POST, "/v1/sources", "POST", 422,
-                        20.0);
+    bgs_metrics_request(m, BGAPI_TEMPLATE_SOURCES, "POST", 200, 0.0002);
+    bgs_metrics_request(m, BGAPI_TEMPLATE_SOURCES, "POST", 200, 0.003);
+    bgs_metrics_request(m, BGAPI_TEMPLATE_SOURCES, "POST", 422, 20.0);
     char *t = render(m);
     cr_assert(has_line(t, "beamgrid_http_requests_total{route=\"/v1/sources\","
                           "method=\"POST\",status=\"200\"} 2"),
@@ -93,16 +91,106 @@ Test(metrics, requests_and_histogram)
 Test(metrics, labels_stay_bounded)
 {
     bgs_metrics *m = bgs_metrics_new();
-    bgs_metrics_request(m, BGAPI_ROUTE_NOT_FOUND, "other", "BREW", 418, 0.001);
-    bgs_metrics_request(m, BGAPI_ROUTE_NOT_FOUND, "other", "PATCH\"}\n", 299,
-                        0.001);
-    bgs_metrics_request(m, BGAPI_ROUTE_NOT_FOUND, "other", NULL, 0, 0.001);
+    bgs_metrics_request(m, BGAPI_TEMPLATE_OTHER, "BREW", 418, 0.001);
+    bgs_metrics_request(m, BGAPI_TEMPLATE_OTHER, "PATCH\"}\n", 299, 0.001);
+    bgs_metrics_request(m, BGAPI_TEMPLATE_OTHER, NULL, 0, 0.001);
     char *t = render(m);
     cr_assert(has_line(t, "beamgrid_http_requests_total{route=\"other\","
                           "method=\"OTHER\",status=\"other\"} 3"),
               "%s", t);
     cr_assert_null(strstr(t, "BREW"));
     cr_assert_null(strstr(t, "PATCH"));
+    free(t);
+    bgs_metrics_free(m);
+}
+
+/* The route="..." labels of the request lines, in order, one per line. */
+static void route_labels(const char *text, char *out, size_t cap)
+{
+    const char *key = "beamgrid_http_requests_total{route=\"";
+    size_t o = 0;
+    out[0] = '\0';
+    for (const char *p = text; (p = strstr(p, key)) != NULL;) {
+        p += strlen(key);
+        size_t n = strcspn(p, "\"");
+        cr_assert_lt(o + n + 2, cap);
+        memcpy(out + o, p, n);
+        o += n;
+        out[o++] = '\n';
+        out[o] = '\0';
+    }
+}
+
+/* Each 405 counts under its own path's template: two series, and neither
+ * is relabelled by the other or by later requests. */
+Test(metrics, method_not_allowed_by_template)
+{
+    bgs_metrics *m = bgs_metrics_new();
+    bgapi_route a, b, c;
+    bgapi_route_match("POST", "/healthz", &a);
+    bgapi_route_match("PUT", "/v1/sources/abc", &b);
+    bgapi_route_match("GET", "/nowhere", &c);
+    bgs_metrics_request(m, a.template, "POST", 405, 0.001);
+    bgs_metrics_request(m, b.template, "OTHER", 405, 0.001);
+    bgs_metrics_request(m, a.template, "POST", 405, 0.001);
+    bgs_metrics_request(m, c.template, "GET", 404, 0.001);
+    char *t = render(m);
+    cr_assert(has_line(t, "beamgrid_http_requests_total{route=\"/healthz\","
+                          "method=\"POST\",status=\"405\"} 2"),
+              "%s", t);
+    cr_assert(has_line(t, "beamgrid_http_requests_total{route=\"/v1/sources/"
+                          "{id}\",method=\"OTHER\",status=\"405\"} 1"),
+              "%s", t);
+    cr_assert(has_line(t, "beamgrid_http_requests_total{route=\"other\","
+                          "method=\"GET\",status=\"404\"} 1"),
+              "%s", t);
+    cr_assert(has_line(t, "beamgrid_http_request_duration_seconds_count{route="
+                          "\"/healthz\"} 2"));
+    cr_assert(has_line(t, "beamgrid_http_request_duration_seconds_count{route="
+                          "\"/v1/sources/{id}\"} 1"));
+    cr_assert_null(strstr(t, "/v1/sources/abc"), "no path as a label");
+    cr_assert_null(strstr(t, "/nowhere"));
+
+    /* Render again after another 405 elsewhere: the same label set, the
+     * /healthz series unchanged. */
+    char before[1024], after[1024];
+    route_labels(t, before, sizeof before);
+    bgs_metrics_request(m, b.template, "DELETE", 405, 0.001);
+    char *t2 = render(m);
+    route_labels(t2, after, sizeof after);
+    cr_assert_str_eq(before, after);
+    cr_assert(has_line(t2, "beamgrid_http_requests_total{route=\"/healthz\","
+                           "method=\"POST\",status=\"405\"} 2"),
+              "%s", t2);
+    cr_assert(has_line(t2, "beamgrid_http_requests_total{route=\"/v1/sources/"
+                           "{id}\",method=\"OTHER\",status=\"405\"} 2"),
+              "%s", t2);
+    char *t3 = render(m);
+    cr_assert_str_eq(t2, t3, "rendering twice gives the same text");
+    free(t);
+    free(t2);
+    free(t3);
+    bgs_metrics_free(m);
+}
+
+/* Every template renders under its own label; out-of-range ones are
+ * "other". */
+Test(metrics, every_template_has_its_label)
+{
+    bgs_metrics *m = bgs_metrics_new();
+    for (int r = 0; r < BGAPI_TEMPLATE_COUNT; r++)
+        bgs_metrics_request(m, (bgapi_route_template)r, "GET", 200, 0.001);
+    bgs_metrics_request(m, BGAPI_TEMPLATE_COUNT, "GET", 200, 0.001);
+    char *t = render(m);
+    for (int r = 0; r < BGAPI_TEMPLATE_COUNT; r++) {
+        char line[256];
+        const char *l = bgapi_route_template_label((bgapi_route_template)r);
+        snprintf(line, sizeof line,
+                 "beamgrid_http_requests_total{route=\"%s\",method=\"GET\","
+                 "status=\"200\"} %d",
+                 l, r == BGAPI_TEMPLATE_OTHER ? 2 : 1);
+        cr_assert(has_line(t, line), "%s\n%s", line, t);
+    }
     free(t);
     bgs_metrics_free(m);
 }
