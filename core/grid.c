@@ -268,32 +268,43 @@ bg_status bg_grid_count(const bg_resolved *r, uint64_t max_sources,
     return BG_OK;
 }
 
-static void *alloc_array(uint64_t count, size_t size)
+/* One allocation of lead + cols * count * size bytes; NULL on overflow or
+ * when malloc fails. */
+static void *alloc_columns(uint64_t count, size_t size, unsigned cols,
+                           size_t lead)
 {
     uint64_t n = count > 0 ? count : 1;
-    if (n > SIZE_MAX / size)
+    if (n > (SIZE_MAX - lead) / cols / size)
         return NULL;
-    return malloc((size_t)n * size);
+    return malloc(lead + (size_t)n * cols * size);
 }
 
-bg_status bg_grid_alloc(bg_grid *g, uint64_t count, bg_dtype dtype,
-                        unsigned flags)
+bg_status bg_grid_alloc_lead(bg_grid *g, uint64_t count, bg_dtype dtype,
+                             unsigned flags, size_t lead)
 {
     memset(g, 0, sizeof *g);
     g->count = count;
     g->dtype = dtype;
     size_t size = dtype == BG_F32 ? sizeof(float) : sizeof(double);
-    g->x = alloc_array(count, size);
-    g->y = alloc_array(count, size);
-    g->z = alloc_array(count, size);
-    g->weight = alloc_array(count, size);
-    g->lambda = alloc_array(count, size);
-    bool ok = g->x && g->y && g->z && g->weight && g->lambda;
-    if (flags & BG_GRID_POSITIONS) {
-        g->px = alloc_array(count, sizeof(double));
-        g->py = alloc_array(count, sizeof(double));
-        g->pz = alloc_array(count, sizeof(double));
-        ok = ok && g->px && g->py && g->pz;
+    size_t col = (size_t)(count > 0 ? count : 1) * size;
+    g->block = alloc_columns(count, size, 5, lead);
+    if (g->block != NULL) {
+        char *x = (char *)g->block + lead;
+        g->lead = lead;
+        g->x = x;
+        g->y = x + col;
+        g->z = x + 2 * col;
+        g->weight = x + 3 * col;
+        g->lambda = x + 4 * col;
+    }
+    bool ok = g->block != NULL;
+    if (ok && (flags & BG_GRID_POSITIONS)) {
+        g->px = alloc_columns(count, sizeof(double), 3, 0);
+        if (g->px != NULL) {
+            g->py = g->px + (count > 0 ? count : 1);
+            g->pz = g->py + (count > 0 ? count : 1);
+        }
+        ok = g->px != NULL;
     }
     if (!ok) {
         bg_grid_free(g);
@@ -304,16 +315,16 @@ bg_status bg_grid_alloc(bg_grid *g, uint64_t count, bg_dtype dtype,
     return BG_OK;
 }
 
+bg_status bg_grid_alloc(bg_grid *g, uint64_t count, bg_dtype dtype,
+                        unsigned flags)
+{
+    return bg_grid_alloc_lead(g, count, dtype, flags, 0);
+}
+
 void bg_grid_free(bg_grid *g)
 {
-    free(g->x);
-    free(g->y);
-    free(g->z);
-    free(g->weight);
-    free(g->lambda);
+    free(g->block);
     free(g->px);
-    free(g->py);
-    free(g->pz);
     memset(g, 0, sizeof *g);
 }
 

@@ -26,13 +26,18 @@ typedef enum { BG_F64, BG_F32 } bg_dtype;
 
 /* A filled grid. Column arrays hold `count` elements of `dtype` (double or
  * float): x, y, z the unit direction from the sample toward the source,
- * weight 1/count, lambda the wavelength in metres. px, py, pz are the
- * positions in metres (always double), or NULL unless BG_GRID_POSITIONS was
- * asked for. The arrays are owned by the grid and freed by bg_grid_free. */
+ * weight 1/count, lambda the wavelength in metres. The five columns lie
+ * back to back in one allocation, `block`, after `lead` bytes the caller
+ * asked for (room for a file header, so header and columns can be one
+ * contiguous body). px, py, pz are the positions in metres (always double,
+ * one allocation starting at px), or NULL unless BG_GRID_POSITIONS was
+ * asked for. The memory is owned by the grid and freed by bg_grid_free. */
 typedef struct {
     uint64_t count;  /* sources */
     uint64_t points; /* kept divergence points = count / disp */
     bg_dtype dtype;
+    void *block; /* lead bytes, then x, y, z, weight, lambda */
+    size_t lead;
     void *x, *y, *z, *weight, *lambda;
     double *px, *py, *pz;
 } bg_grid;
@@ -57,6 +62,12 @@ bg_status bg_grid_count(const bg_resolved *r, uint64_t max_sources,
  * *g is fully initialized either way, so bg_grid_free is always safe. */
 bg_status bg_grid_alloc(bg_grid *g, uint64_t count, bg_dtype dtype,
                         unsigned flags);
+
+/* bg_grid_alloc with `lead` bytes before x in the columns' one block
+ * (g->block; x is g->block + lead, so keep lead a multiple of 16 for
+ * alignment). */
+bg_status bg_grid_alloc_lead(bg_grid *g, uint64_t count, bg_dtype dtype,
+                             unsigned flags, size_t lead);
 
 /* Fill *g, allocated for exactly bg_grid_count(r) sources, with the grid of
  * *r. threads <= 0 means the OpenMP default; small grids stay serial. The
