@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "api/ids.h"
-#include "api/siphash.h"
 #include "server/cache.h"
 
 #define SOURCES    1000
@@ -34,14 +33,13 @@ static double mark_of(const bgs_entry *e)
 
 /* Acquire key; it must be a miss; complete it with a grid marked `mark`.
  * Returns the entry with the caller's reference still held. */
-static bgs_entry *insert(bgs_cache *c, const char *key, uint64_t hash,
-                         double mark)
+static bgs_entry *insert(bgs_cache *c, const char *key, double mark)
 {
     bgs_entry *e;
     bgs_lookup how;
-    cr_assert_eq(bgs_cache_acquire(c, (const unsigned char *)key, strlen(key),
-                                   hash, &e, &how),
-                 0);
+    cr_assert_eq(
+        bgs_cache_acquire(c, (const unsigned char *)key, strlen(key), &e, &how),
+        0);
     cr_assert_eq(how, BGS_LOOKUP_MISS, "%s should be a miss", key);
     bg_grid g = make_grid(mark);
     bgs_cache_complete(e, &g);
@@ -49,27 +47,21 @@ static bgs_entry *insert(bgs_cache *c, const char *key, uint64_t hash,
     return e;
 }
 
-static bgs_lookup lookup(bgs_cache *c, const char *key, uint64_t hash,
-                         bgs_entry **e)
+static bgs_lookup lookup(bgs_cache *c, const char *key, bgs_entry **e)
 {
     bgs_lookup how;
-    cr_assert_eq(bgs_cache_acquire(c, (const unsigned char *)key, strlen(key),
-                                   hash, e, &how),
-                 0);
+    cr_assert_eq(
+        bgs_cache_acquire(c, (const unsigned char *)key, strlen(key), e, &how),
+        0);
     return how;
-}
-
-static uint64_t h(const char *key)
-{
-    return bgapi_siphash24(BGAPI_DIGEST_KEY, key, strlen(key));
 }
 
 Test(cache, miss_then_hit)
 {
     bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
-    bgs_entry *e = insert(c, "a", h("a"), 1.0);
+    bgs_entry *e = insert(c, "a", 1.0);
     bgs_entry_release(e);
-    cr_assert_eq(lookup(c, "a", h("a"), &e), BGS_LOOKUP_HIT);
+    cr_assert_eq(lookup(c, "a", &e), BGS_LOOKUP_HIT);
     cr_assert_eq(bgs_entry_state_of(e), BGS_ENTRY_READY);
     cr_assert_eq(mark_of(e), 1.0);
     bgs_entry_release(e);
@@ -87,20 +79,20 @@ Test(cache, lru_eviction_order)
     /* Room for two grids, not three. */
     bgs_cache *c = bgs_cache_new(2 * GRID_BYTES + GRID_BYTES / 2, UINT64_MAX);
     bgs_entry *e;
-    bgs_entry_release(insert(c, "a", h("a"), 1));
-    bgs_entry_release(insert(c, "b", h("b"), 2));
-    cr_assert_eq(lookup(c, "a", h("a"), &e), BGS_LOOKUP_HIT); /* a is newer */
+    bgs_entry_release(insert(c, "a", 1));
+    bgs_entry_release(insert(c, "b", 2));
+    cr_assert_eq(lookup(c, "a", &e), BGS_LOOKUP_HIT); /* a is newer */
     bgs_entry_release(e);
-    bgs_entry_release(insert(c, "c", h("c"), 3)); /* evicts b */
-    cr_assert_eq(lookup(c, "a", h("a"), &e), BGS_LOOKUP_HIT);
+    bgs_entry_release(insert(c, "c", 3)); /* evicts b */
+    cr_assert_eq(lookup(c, "a", &e), BGS_LOOKUP_HIT);
     bgs_entry_release(e);
-    cr_assert_eq(lookup(c, "c", h("c"), &e), BGS_LOOKUP_HIT);
+    cr_assert_eq(lookup(c, "c", &e), BGS_LOOKUP_HIT);
     bgs_entry_release(e);
     bgs_cache_stats st;
     bgs_cache_stats_get(c, &st);
     cr_assert_eq(st.evictions, 1);
     cr_assert_eq(st.entries, 2);
-    cr_assert_eq(lookup(c, "b", h("b"), &e), BGS_LOOKUP_MISS, "b was evicted");
+    cr_assert_eq(lookup(c, "b", &e), BGS_LOOKUP_MISS, "b was evicted");
     bgapi_problem p;
     bgapi_problem_set(&p, 503, "test", "Test", NULL, "abandon");
     bgs_cache_fail(e, &p);
@@ -115,7 +107,7 @@ Test(cache, byte_bound_holds)
     for (int i = 0; i < 50; i++) {
         char key[16];
         snprintf(key, sizeof key, "k%d", i);
-        bgs_entry_release(insert(c, key, h(key), i));
+        bgs_entry_release(insert(c, key, i));
         bgs_cache_stats st;
         bgs_cache_stats_get(c, &st);
         cr_assert_leq(st.bytes, max, "after %d inserts", i + 1);
@@ -131,8 +123,8 @@ Test(cache, byte_bound_holds)
 Test(cache, encoded_bodies_count_against_the_bound)
 {
     bgs_cache *c = bgs_cache_new(3 * GRID_BYTES, UINT64_MAX);
-    bgs_entry *a = insert(c, "a", h("a"), 1);
-    bgs_entry_release(insert(c, "b", h("b"), 2));
+    bgs_entry *a = insert(c, "a", 1);
+    bgs_entry_release(insert(c, "b", 2));
     const char *buf;
     size_t len;
     cr_assert_eq(bgs_entry_repr(a, 0, &buf, &len), -1);
@@ -157,7 +149,7 @@ Test(cache, encoded_bodies_count_against_the_bound)
 Test(cache, second_body_for_a_slot_is_dropped)
 {
     bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
-    bgs_entry *a = insert(c, "a", h("a"), 1);
+    bgs_entry *a = insert(c, "a", 1);
     const char *buf;
     size_t len;
     bgs_entry_repr_put(a, 2, strdup("first"), 5, &buf, &len);
@@ -171,8 +163,8 @@ Test(cache, second_body_for_a_slot_is_dropped)
 Test(cache, reference_outlives_eviction)
 {
     bgs_cache *c = bgs_cache_new(GRID_BYTES + GRID_BYTES / 2, UINT64_MAX);
-    bgs_entry *a = insert(c, "a", h("a"), 7);     /* still referenced */
-    bgs_entry_release(insert(c, "b", h("b"), 8)); /* evicts a */
+    bgs_entry *a = insert(c, "a", 7);     /* still referenced */
+    bgs_entry_release(insert(c, "b", 8)); /* evicts a */
     bgs_cache_stats st;
     bgs_cache_stats_get(c, &st);
     cr_assert_eq(st.evictions, 1);
@@ -191,10 +183,10 @@ Test(cache, reference_outlives_eviction)
 Test(cache, zero_bound_keeps_nothing)
 {
     bgs_cache *c = bgs_cache_new(0, UINT64_MAX);
-    bgs_entry *e = insert(c, "a", h("a"), 1);
+    bgs_entry *e = insert(c, "a", 1);
     cr_assert_eq(mark_of(e), 1, "usable while referenced");
     bgs_entry_release(e);
-    cr_assert_eq(lookup(c, "a", h("a"), &e), BGS_LOOKUP_MISS);
+    cr_assert_eq(lookup(c, "a", &e), BGS_LOOKUP_MISS);
     bgapi_problem p;
     bgapi_problem_set(&p, 503, "test", "Test", NULL, "abandon");
     bgs_cache_fail(e, &p);
@@ -202,16 +194,16 @@ Test(cache, zero_bound_keeps_nothing)
     bgs_cache_free(c);
 }
 
-Test(cache, colliding_hashes_never_mix)
+Test(cache, near_keys_never_mix)
 {
     bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
     const char *keys[] = {"alpha", "beta", "gamma", "alphA", "alph"};
     for (int i = 0; i < 5; i++)
-        bgs_entry_release(insert(c, keys[i], 42, i)); /* one hash for all */
+        bgs_entry_release(insert(c, keys[i], i));
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < 5; i++) {
             bgs_entry *e;
-            cr_assert_eq(lookup(c, keys[i], 42, &e), BGS_LOOKUP_HIT);
+            cr_assert_eq(lookup(c, keys[i], &e), BGS_LOOKUP_HIT);
             cr_assert_eq(mark_of(e), i, "%s got another key's grid", keys[i]);
             bgs_entry_release(e);
         }
@@ -226,7 +218,7 @@ Test(cache, many_entries_grow_the_table)
         char key[16];
         snprintf(key, sizeof key, "key-%d", i);
         bgs_entry *e;
-        cr_assert_eq(lookup(c, key, h(key), &e), BGS_LOOKUP_MISS);
+        cr_assert_eq(lookup(c, key, &e), BGS_LOOKUP_MISS);
         bg_grid g;
         cr_assert_eq(bg_grid_alloc(&g, 1, BG_F64, 0), BG_OK);
         ((double *)g.x)[0] = i;
@@ -237,7 +229,7 @@ Test(cache, many_entries_grow_the_table)
         char key[16];
         snprintf(key, sizeof key, "key-%d", i);
         bgs_entry *e;
-        cr_assert_eq(lookup(c, key, h(key), &e), BGS_LOOKUP_HIT);
+        cr_assert_eq(lookup(c, key, &e), BGS_LOOKUP_HIT);
         cr_assert_eq(mark_of(e), i);
         bgs_entry_release(e);
     }
@@ -246,8 +238,26 @@ Test(cache, many_entries_grow_the_table)
 
 /* ---- single-flight ---- */
 
+/* A waiter a thread blocks on. */
+typedef struct {
+    bgs_waiter w;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool woken;
+} blocking_wait;
+
+static void blocking_wake(bgs_waiter *w)
+{
+    blocking_wait *b = (blocking_wait *)(void *)w;
+    pthread_mutex_lock(&b->lock);
+    b->woken = true;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
 typedef struct {
     bgs_cache *c;
+    atomic_int *waiting; /* threads that subscribed */
     bgs_lookup how;
     bgs_entry *e;
     double mark;
@@ -257,26 +267,45 @@ typedef struct {
 static void *blocking_waiter(void *p)
 {
     waiter_arg *a = p;
-    a->how = lookup(a->c, "k", 7, &a->e);
-    bgs_cache_wait(a->e);
+    blocking_wait b = {{blocking_wake, NULL},
+                       PTHREAD_MUTEX_INITIALIZER,
+                       PTHREAD_COND_INITIALIZER,
+                       false};
+    a->how = lookup(a->c, "k", &a->e);
+    if (bgs_cache_subscribe(a->e, &b.w) == 0) {
+        atomic_fetch_add(a->waiting, 1);
+        pthread_mutex_lock(&b.lock);
+        while (!b.woken)
+            pthread_cond_wait(&b.cond, &b.lock);
+        pthread_mutex_unlock(&b.lock);
+    }
     a->state = bgs_entry_state_of(a->e);
     if (a->state == BGS_ENTRY_READY)
         a->mark = mark_of(a->e);
     return NULL;
 }
 
+/* Wait (polling, with a deadline) until *n reaches want. */
+static void await_count(atomic_int *n, int want)
+{
+    for (int i = 0; i < 10000 && atomic_load(n) < want; i++)
+        usleep(1000);
+    cr_assert_eq(atomic_load(n), want, "only %d of %d", atomic_load(n), want);
+}
+
 Test(cache, concurrent_misses_compute_once)
 {
     bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
     bgs_entry *owner;
-    cr_assert_eq(lookup(c, "k", 7, &owner), BGS_LOOKUP_MISS);
+    atomic_int waiting = 0;
+    cr_assert_eq(lookup(c, "k", &owner), BGS_LOOKUP_MISS);
     pthread_t t[8];
     waiter_arg a[8];
     for (int i = 0; i < 8; i++) {
-        a[i] = (waiter_arg){.c = c};
+        a[i] = (waiter_arg){.c = c, .waiting = &waiting};
         pthread_create(&t[i], NULL, blocking_waiter, &a[i]);
     }
-    usleep(50000); /* the waiters block on the computing entry */
+    await_count(&waiting, 8); /* every waiter is blocked on the entry */
     bg_grid g = make_grid(99);
     bgs_cache_complete(owner, &g);
     for (int i = 0; i < 8; i++) {
@@ -309,9 +338,9 @@ Test(cache, failure_wakes_waiters_and_is_not_cached)
 {
     bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
     bgs_entry *owner, *e1, *e2;
-    cr_assert_eq(lookup(c, "k", 7, &owner), BGS_LOOKUP_MISS);
-    cr_assert_eq(lookup(c, "k", 7, &e1), BGS_LOOKUP_WAIT);
-    cr_assert_eq(lookup(c, "k", 7, &e2), BGS_LOOKUP_WAIT);
+    cr_assert_eq(lookup(c, "k", &owner), BGS_LOOKUP_MISS);
+    cr_assert_eq(lookup(c, "k", &e1), BGS_LOOKUP_WAIT);
+    cr_assert_eq(lookup(c, "k", &e2), BGS_LOOKUP_WAIT);
     counting_waiter w1 = {{count_wake, NULL}, 0}, w2 = {{count_wake, NULL}, 0};
     cr_assert_eq(bgs_cache_subscribe(e1, &w1.w), 0);
     cr_assert_eq(bgs_cache_subscribe(e2, &w2.w), 0);
@@ -333,7 +362,7 @@ Test(cache, failure_wakes_waiters_and_is_not_cached)
     bgs_entry_release(owner);
 
     bgs_entry *again;
-    cr_assert_eq(lookup(c, "k", 7, &again), BGS_LOOKUP_MISS, "not cached");
+    cr_assert_eq(lookup(c, "k", &again), BGS_LOOKUP_MISS, "not cached");
     bg_grid g = make_grid(5);
     bgs_cache_complete(again, &g);
     bgs_entry_release(again);
@@ -344,8 +373,8 @@ Test(cache, subscribers_woken_once_on_success)
 {
     bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
     bgs_entry *owner, *e;
-    cr_assert_eq(lookup(c, "k", 7, &owner), BGS_LOOKUP_MISS);
-    cr_assert_eq(lookup(c, "k", 7, &e), BGS_LOOKUP_WAIT);
+    cr_assert_eq(lookup(c, "k", &owner), BGS_LOOKUP_MISS);
+    cr_assert_eq(lookup(c, "k", &e), BGS_LOOKUP_WAIT);
     counting_waiter w = {{count_wake, NULL}, 0};
     cr_assert_eq(bgs_cache_subscribe(e, &w.w), 0);
     bg_grid g = make_grid(3);
@@ -364,7 +393,7 @@ Test(cache, live_bytes_follow_entries_and_reservations)
     bgs_cache *c = bgs_cache_new(UINT64_MAX, UINT64_MAX);
     uint64_t empty = bgs_cache_live_bytes(c);
     cr_assert_eq(empty, 0);
-    bgs_entry *a = insert(c, "a", h("a"), 1);
+    bgs_entry *a = insert(c, "a", 1);
     uint64_t one = bgs_cache_live_bytes(c);
     cr_assert_geq(one, GRID_BYTES);
     cr_assert_eq(bgs_cache_reserve(c, 1000), 0);
@@ -379,7 +408,7 @@ static bgs_cache *budget_cache(uint64_t extra)
     /* A cache whose memory budget is two grids (with their entries) plus
      * `extra`. */
     bgs_cache *probe = bgs_cache_new(UINT64_MAX, UINT64_MAX);
-    bgs_entry_release(insert(probe, "a", h("a"), 1));
+    bgs_entry_release(insert(probe, "a", 1));
     uint64_t one = bgs_cache_live_bytes(probe);
     bgs_cache_free(probe);
     return bgs_cache_new(UINT64_MAX, 2 * one + extra);
@@ -388,12 +417,12 @@ static bgs_cache *budget_cache(uint64_t extra)
 Test(cache, reserve_evicts_to_make_room)
 {
     bgs_cache *c = budget_cache(GRID_BYTES / 2);
-    bgs_entry_release(insert(c, "a", h("a"), 1));
-    bgs_entry_release(insert(c, "b", h("b"), 2));
+    bgs_entry_release(insert(c, "a", 1));
+    bgs_entry_release(insert(c, "b", 2));
     /* Room for the new grid only if one entry goes: the older, a. */
     cr_assert_eq(bgs_cache_reserve(c, GRID_BYTES), 0);
     bgs_entry *e;
-    cr_assert_eq(lookup(c, "b", h("b"), &e), BGS_LOOKUP_HIT);
+    cr_assert_eq(lookup(c, "b", &e), BGS_LOOKUP_HIT);
     bgs_entry_release(e);
     bgs_cache_stats st;
     bgs_cache_stats_get(c, &st);
@@ -406,7 +435,7 @@ Test(cache, reserve_evicts_to_make_room)
 Test(cache, reserve_fails_when_memory_is_pinned)
 {
     bgs_cache *c = budget_cache(0);
-    bgs_entry *a = insert(c, "a", h("a"), 1); /* held: a response sends it */
+    bgs_entry *a = insert(c, "a", 1); /* held: a response sends it */
     cr_assert_eq(bgs_cache_reserve(c, 2 * GRID_BYTES), -1,
                  "evicting a frees nothing while it is referenced");
     cr_assert_eq(mark_of(a), 1);
@@ -423,7 +452,7 @@ Test(cache, inserts_keep_memory_alive_within_budget)
     for (int i = 0; i < 10; i++) {
         char key[16];
         snprintf(key, sizeof key, "k%d", i);
-        bgs_entry *e = insert(c, key, h(key), i);
+        bgs_entry *e = insert(c, key, i);
         const char *buf;
         size_t len;
         bgs_entry_repr_put(e, 0, calloc(1, 1000), 1000, &buf, &len);
@@ -433,4 +462,177 @@ Test(cache, inserts_keep_memory_alive_within_budget)
         cr_assert_leq(st.live_bytes, 2 * GRID_BYTES + 4096, "after %d", i);
     }
     bgs_cache_free(c);
+}
+
+/* ---- body slots ---- */
+
+Test(cache, a_slot_is_built_once_and_waiters_woken)
+{
+    bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
+    bgs_entry *e = insert(c, "a", 1);
+    counting_waiter w1 = {{count_wake, NULL}, 0}, w2 = {{count_wake, NULL}, 0};
+    cr_assert_eq(bgs_entry_slot_claim(e, 3, &w1.w), BGS_SLOT_BUILD);
+    cr_assert_eq(bgs_entry_slot_claim(e, 3, &w1.w), BGS_SLOT_WAIT);
+    cr_assert_eq(bgs_entry_slot_subscribe(e, 3, &w2.w), 0);
+    cr_assert_eq(bgs_entry_slot_claim(e, 4, &w2.w), BGS_SLOT_BUILD,
+                 "slots are independent");
+    const char *buf;
+    size_t len;
+    cr_assert_eq(bgs_entry_repr(e, 3, &buf, &len), -1);
+    bgs_entry_repr_put(e, 3, strdup("body"), 4, &buf, &len);
+    cr_assert_eq(atomic_load(&w1.calls), 1);
+    cr_assert_eq(atomic_load(&w2.calls), 1);
+    cr_assert_eq(bgs_entry_slot_claim(e, 3, &w1.w), BGS_SLOT_READY);
+    cr_assert_eq(bgs_entry_repr(e, 3, &buf, &len), 0);
+    cr_assert_eq(memcmp(buf, "body", 4), 0);
+    cr_assert_eq(bgs_entry_slot_subscribe(e, 3, &w1.w), 1, "already built");
+    bgs_entry_slot_abandon(e, 4);
+    cr_assert_eq(bgs_entry_slot_claim(e, 4, &w1.w), BGS_SLOT_NOCACHE);
+    cr_assert_eq(atomic_load(&w1.calls), 1, "no wake without a subscribe");
+    bgs_entry_release(e);
+    bgs_cache_free(c);
+}
+
+/* ---- hash flooding ---- */
+
+/* The table hash beamgrid used before (api/ids.c, version 1): unkeyed,
+ * and made of invertible steps, so anyone could make keys that collide in
+ * all 64 bits offline. Kept here to make such keys. */
+static uint64_t old_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+#define OLD_K UINT64_C(0x9e3779b97f4a7c15)
+
+static uint64_t old_get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t old_hash64(const unsigned char *canon, size_t len)
+{
+    uint64_t h = UINT64_C(0x6a09e667f3bcc909) ^ (len * OLD_K);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        h ^= old_mix64(old_get_u64(canon + i) + i);
+        h = (h << 27 | h >> 37) * OLD_K;
+    }
+    uint64_t tail = 0;
+    for (size_t k = 0; i + k < len; k++)
+        tail |= (uint64_t)canon[i + k] << (8 * k);
+    h ^= old_mix64(tail ^ UINT64_C(0xff51afd7ed558ccd));
+    return old_mix64(h);
+}
+
+static uint64_t inverse_odd(uint64_t a) /* a * x = 1 mod 2^64 */
+{
+    uint64_t x = a;
+    for (int i = 0; i < 6; i++)
+        x *= 2 - a * x;
+    return x;
+}
+
+static uint64_t unxorshift(uint64_t y, int s)
+{
+    uint64_t x = y;
+    for (int i = 0; i < 64 / s + 1; i++)
+        x = y ^ (x >> s);
+    return x;
+}
+
+static uint64_t old_unmix64(uint64_t z)
+{
+    z = unxorshift(z, 31) * inverse_odd(UINT64_C(0x94d049bb133111eb));
+    z = unxorshift(z, 27) * inverse_odd(UINT64_C(0xbf58476d1ce4e5b9));
+    return unxorshift(z, 30);
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* A 16-byte key with first word w0 whose old hash is the old hash of any
+ * 16-byte key whose state after both words is `target`: solve for the
+ * second word. */
+static void colliding_key(uint64_t w0, uint64_t target, unsigned char *key)
+{
+    uint64_t h = UINT64_C(0x6a09e667f3bcc909) ^ (16 * OLD_K);
+    h ^= old_mix64(w0);
+    h = (h << 27 | h >> 37) * OLD_K;
+    uint64_t want = target * inverse_odd(OLD_K);
+    want = want >> 27 | want << 37; /* before the rotation */
+    uint64_t w1 = old_unmix64(want ^ h) - 8;
+    put_u64(key, w0);
+    put_u64(key + 8, w1);
+}
+
+#define FLOOD 4000
+
+Test(cache, a_flood_of_old_collisions_stays_flat)
+{
+    static unsigned char keys[FLOOD][16];
+    uint64_t target = UINT64_C(0x0123456789abcdef);
+    for (int i = 0; i < FLOOD; i++)
+        colliding_key(UINT64_C(1000003) * (uint64_t)(i + 1), target, keys[i]);
+    uint64_t first = old_hash64(keys[0], 16);
+    for (int i = 1; i < FLOOD; i++) {
+        cr_assert_neq(memcmp(keys[i], keys[0], 16), 0);
+        cr_assert_eq(old_hash64(keys[i], 16), first,
+                     "key %d does not collide under the old hash", i);
+    }
+    /* Under the old hash all of them would share one bucket, a chain of
+     * FLOOD entries walked by every lookup; under the keyed hash the
+     * longest chain stays that of random keys. */
+    bgs_cache *c = bgs_cache_new(UINT64_MAX, UINT64_MAX);
+    for (int i = 0; i < FLOOD; i++) {
+        bgs_entry *e;
+        bgs_lookup how;
+        cr_assert_eq(bgs_cache_acquire(c, keys[i], 16, &e, &how), 0);
+        cr_assert_eq(how, BGS_LOOKUP_MISS, "key %d", i);
+        bg_grid g;
+        cr_assert_eq(bg_grid_alloc(&g, 1, BG_F64, 0), BG_OK);
+        ((double *)g.x)[0] = i;
+        bgs_cache_complete(e, &g);
+        bgs_entry_release(e);
+    }
+    size_t longest = bgs_cache_longest_chain(c);
+    cr_assert_leq(longest, 12, "a chain of %zu", longest);
+    for (int i = 0; i < FLOOD; i++) {
+        bgs_entry *e;
+        bgs_lookup how;
+        cr_assert_eq(bgs_cache_acquire(c, keys[i], 16, &e, &how), 0);
+        cr_assert_eq(how, BGS_LOOKUP_HIT);
+        cr_assert_eq(mark_of(e), i);
+        bgs_entry_release(e);
+    }
+    bgs_cache_free(c);
+}
+
+Test(cache, the_table_hash_is_keyed_per_cache)
+{
+    /* Same keys, two hash keys: the bucket layouts differ, so what
+     * collides in one process does not in another. */
+    unsigned char k1[16] = {0}, k2[16] = {1};
+    bgs_cache *a = bgs_cache_new_keyed(UINT64_MAX, UINT64_MAX, k1);
+    bgs_cache *b = bgs_cache_new_keyed(UINT64_MAX, UINT64_MAX, k2);
+    size_t same = 0;
+    for (int i = 0; i < 64; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "key-%d", i);
+        bgs_entry *ea = insert(a, key, i), *eb = insert(b, key, i);
+        same += bgs_entry_hash(ea) == bgs_entry_hash(eb);
+        bgs_entry_release(ea);
+        bgs_entry_release(eb);
+    }
+    cr_assert_eq(same, 0);
+    bgs_cache_free(a);
+    bgs_cache_free(b);
 }
