@@ -24,7 +24,7 @@ static size_t dtype_size(bg_dtype dt)
     return dt == BG_F32 ? 4 : 8;
 }
 
-static size_t npy_header(uint64_t count, bg_dtype dt, char *out)
+size_t bgapi_npy_head(uint64_t count, bg_dtype dt, char *out)
 {
     char dict[96];
     int n = snprintf(dict, sizeof dict,
@@ -49,8 +49,8 @@ static void put_le(char *p, uint64_t v, int bytes)
         p[i] = (char)(v >> (8 * i));
 }
 
-static size_t bgrd_header(const bg_grid *g, const bg_resolved *r, bg_dtype dt,
-                          char *out)
+size_t bgapi_bgrd_head(const bg_grid *g, const bg_resolved *r, bg_dtype dt,
+                       char *out)
 {
     memset(out, 0, BGRD_HEADER);
     memcpy(out, "BGRD", 4);
@@ -70,7 +70,7 @@ uint64_t bgapi_encoded_size(const bgapi_view *v, bgapi_repr r)
     uint64_t data = v->grid->count * NCOLS * (uint64_t)dtype_size(r.dtype);
     switch (r.format) {
     case BGAPI_FMT_NPY:
-        return npy_header(v->grid->count, r.dtype, head) + data;
+        return bgapi_npy_head(v->grid->count, r.dtype, head) + data;
     case BGAPI_FMT_BIN:
         return BGRD_HEADER + data;
     case BGAPI_FMT_JSON:
@@ -92,9 +92,9 @@ size_t bgapi_binary_layout(const bgapi_view *v, bgapi_repr r, char *head,
     cols[3] = g->weight;
     cols[4] = g->lambda;
     if (r.format == BGAPI_FMT_NPY)
-        return npy_header(g->count, r.dtype, head);
+        return bgapi_npy_head(g->count, r.dtype, head);
     if (r.format == BGAPI_FMT_BIN)
-        return bgrd_header(g, v->resolved, r.dtype, head);
+        return bgapi_bgrd_head(g, v->resolved, r.dtype, head);
     return 0;
 }
 
@@ -118,9 +118,9 @@ bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r)
     }
     e->head_len = 0;
     if (r.format == BGAPI_FMT_NPY)
-        e->head_len = npy_header(v->grid->count, r.dtype, e->head);
+        e->head_len = bgapi_npy_head(v->grid->count, r.dtype, e->head);
     else if (r.format == BGAPI_FMT_BIN)
-        e->head_len = bgrd_header(v->grid, v->resolved, r.dtype, e->head);
+        e->head_len = bgapi_bgrd_head(v->grid, v->resolved, r.dtype, e->head);
     return e;
 }
 

@@ -41,6 +41,15 @@ uint64_t bgapi_encoded_size(const bgapi_view *v, bgapi_repr r);
 
 #define BGAPI_HEAD_MAX 128 /* bytes of an npy or BGRD header, at most */
 
+/* The npy header of a (count, 5) array of dt, Fortran order, into
+ * out[0..BGAPI_HEAD_MAX); returns its length (128 for every count). */
+size_t bgapi_npy_head(uint64_t count, bg_dtype dt, char *out);
+
+/* The 64-byte BGRD header of grid *g as dt (see openapi.yaml) into out;
+ * returns 64. */
+size_t bgapi_bgrd_head(const bg_grid *g, const bg_resolved *r, bg_dtype dt,
+                       char *out);
+
 /* Whether representation r of *v is a header followed by the grid's five
  * columns as stored (npy and bin in the grid's dtype): if so, writes the
  * header into head[0..BGAPI_HEAD_MAX), the columns x, y, z, weight,

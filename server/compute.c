@@ -1,44 +1,37 @@
-/* compute.c - runs grid computations and ends their cache entries.
+/* compute.c - the executor: one thread, one OpenMP team, a FIFO of tasks.
  *
- * Inline jobs run in the caller's thread. Pool jobs cross threads twice:
- * an HTTP thread pushes the job on a mutex-guarded list and pokes a
- * uv_async handle; the loop thread (the only one that may touch libuv)
- * moves it to uv_queue_work; a pool thread allocates and fills the grid;
- * the after-work callback, back on the loop thread, ends the entry, which
- * wakes (resumes) the waiting connections. A job owns one entry reference
- * from submit to its end. */
+ * HTTP threads post tasks on a mutex-guarded list and signal a condition;
+ * the executor takes the head: a parallel task runs alone with the team's
+ * size, a run of serial tasks at the head (up to the team's size) runs in
+ * one parallel region, a task per team thread. libgomp keeps a team's
+ * threads for the thread that started it, so with one starting thread the
+ * process holds at most --compute-threads computing threads; they are born
+ * of the executor and carry its name. Whoever ends a task's work wakes its
+ * waiters from this thread (MHD_resume_connection is thread-safe). */
 #include "server/compute.h"
 
 #include <malloc.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "api/encode.h"
 #include "api/problem.h"
 #include "core/grid.h"
 
-typedef struct job {
-    uv_work_t work;
-    bgs_compute *q;
-    bgs_entry *entry;
-    bg_resolved resolved;
-    uint64_t count;
-    bg_grid grid;
-    bg_error err;
-    bg_status status;
-    double seconds;
-    struct job *next;
-} job;
-
 struct bgs_compute {
-    uv_async_t async; /* loop thread: drain `incoming` */
-    uv_loop_t *loop;
     bgs_compute_limits lim;
     bgs_cache *cache;
     bgs_metrics *metrics;
+    pthread_t thread;
     pthread_mutex_t lock;
-    job *head, *tail; /* pushed by HTTP threads, FIFO */
+    pthread_cond_t more;
+    bgs_task *head, *tail; /* FIFO */
+    bool stop;
+    bgs_task **batch; /* lim.threads slots, the executor's */
 };
 
 static double now_s(void)
@@ -48,15 +41,169 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Allocate and fill; pure apart from the allocation. */
-static bg_status run(const bg_resolved *r, uint64_t count, int threads,
-                     bg_grid *g, bg_error *err, double *seconds)
+/* ---- the executor ---- */
+
+/* Take the next batch: one parallel task, or up to max consecutive serial
+ * ones. Blocks until there is one or the executor stops (NULL). */
+static bgs_task *take_batch(bgs_compute *q, int max, int *n)
+{
+    pthread_mutex_lock(&q->lock);
+    while (q->head == NULL && !q->stop)
+        pthread_cond_wait(&q->more, &q->lock);
+    bgs_task *batch = q->head, *last = q->head;
+    *n = batch != NULL ? 1 : 0;
+    if (batch != NULL && batch->serial) {
+        while (*n < max && last->next != NULL && last->next->serial) {
+            last = last->next;
+            (*n)++;
+        }
+    }
+    if (batch != NULL) {
+        q->head = last->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        last->next = NULL;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return batch;
+}
+
+static void run_batch(bgs_compute *q, bgs_task *batch, int n)
+{
+    bgs_metrics_pending_add(q->metrics, -n);
+    if (n == 1 && !batch->serial) {
+        batch->run(batch, q->lim.threads);
+        return;
+    }
+    bgs_task **tasks = q->batch;
+    for (int i = 0; i < n; i++, batch = batch->next)
+        tasks[i] = batch;
+    if (n == 1) {
+        tasks[0]->run(tasks[0], 1);
+        return;
+    }
+#pragma omp parallel for num_threads(n) schedule(static, 1)
+    for (int i = 0; i < n; i++)
+        tasks[i]->run(tasks[i], 1);
+}
+
+static void *executor_main(void *arg)
+{
+    bgs_compute *q = arg;
+    int n;
+    /* before any team exists: libgomp's threads inherit the name */
+    pthread_setname_np(pthread_self(), "bg-compute");
+    bgs_task *batch;
+    while ((batch = take_batch(q, q->lim.threads, &n)) != NULL)
+        run_batch(q, batch, n);
+    return NULL;
+}
+
+/* Grids come and go by the thousand (a cold M grid is 1.8 MB): keep freed
+ * memory in the heap for the next grid instead of returning it to the
+ * kernel and taking page faults to get it back. Grids past the mmap
+ * threshold (32 MiB, glibc's largest) still come from and go back to the
+ * kernel at once. An operator's MALLOC_*_ settings win. */
+static void tune_malloc(void)
+{
+    static atomic_flag done = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&done))
+        return;
+    if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL)
+        mallopt(M_TRIM_THRESHOLD, 128 << 20);
+}
+
+bgs_compute *bgs_compute_new(const bgs_compute_limits *lim, bgs_cache *cache,
+                             bgs_metrics *metrics)
+{
+    tune_malloc();
+    bgs_compute *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return NULL;
+    q->lim = *lim;
+    if (q->lim.threads < 1)
+        q->lim.threads = 1;
+    q->cache = cache;
+    q->metrics = metrics;
+    q->batch = calloc((size_t)q->lim.threads, sizeof *q->batch);
+    if (q->batch == NULL) {
+        free(q);
+        return NULL;
+    }
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->more, NULL);
+    if (pthread_create(&q->thread, NULL, executor_main, q) != 0) {
+        pthread_cond_destroy(&q->more);
+        pthread_mutex_destroy(&q->lock);
+        free(q->batch);
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+void bgs_compute_free(bgs_compute *q)
+{
+    if (q == NULL)
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->stop = true;
+    bgs_task *left = q->head;
+    q->head = q->tail = NULL;
+    pthread_cond_signal(&q->more);
+    pthread_mutex_unlock(&q->lock);
+    while (left != NULL) {
+        bgs_task *next = left->next;
+        bgs_metrics_pending_add(q->metrics, -1);
+        left->cancel(left);
+        left = next;
+    }
+    pthread_join(q->thread, NULL);
+    pthread_cond_destroy(&q->more);
+    pthread_mutex_destroy(&q->lock);
+    free(q->batch);
+    free(q);
+}
+
+int bgs_compute_post(bgs_compute *q, bgs_task *t)
+{
+    if (bgs_metrics_pending_try(q->metrics, q->lim.max_pending) != 0)
+        return -1;
+    t->next = NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->tail != NULL)
+        q->tail->next = t;
+    else
+        q->head = t;
+    q->tail = t;
+    pthread_cond_signal(&q->more);
+    pthread_mutex_unlock(&q->lock);
+    return 0;
+}
+
+int bgs_compute_threads(const bgs_compute *q)
+{
+    return q->lim.threads;
+}
+
+/* ---- grids ---- */
+
+/* Allocate and fill with the npy header in the lead; pure apart from the
+ * allocation. */
+static bg_status fill_grid(const bg_resolved *r, uint64_t count, int threads,
+                           bg_grid *g, bg_error *err, double *seconds)
 {
     double t0 = now_s();
-    bg_status s = bg_grid_alloc(g, count, BG_F64, 0); /* no positions */
+    bg_status s = bg_grid_alloc_lead(g, count, BG_F64, 0, BGS_GRID_LEAD);
     if (s == BG_OK)
         s = bg_grid_fill(r, g, threads);
-    if (s != BG_OK) {
+    if (s == BG_OK) {
+        char head[BGAPI_HEAD_MAX];
+        size_t n = bgapi_npy_head(count, BG_F64, head);
+        memcpy((char *)g->block + BGS_GRID_LEAD - n, head, n);
+    } else {
         bg_grid_free(g);
         bg_error_set(err, s, "", "%s", bg_strerror(s));
     }
@@ -64,10 +211,10 @@ static bg_status run(const bg_resolved *r, uint64_t count, int threads,
     return s;
 }
 
-/* End entry e with the outcome of a run and drop the run's memory
+/* End entry e with the outcome of a fill and drop the fill's memory
  * reservation (the grid's bytes now count through the entry). */
-static void finish(bgs_compute *q, bgs_entry *e, bg_status s, bg_grid *g,
-                   const bg_error *err, double seconds, uint64_t count)
+static void end_grid(bgs_compute *q, bgs_entry *e, bg_status s, bg_grid *g,
+                     const bg_error *err, double seconds, uint64_t count)
 {
     if (s == BG_OK) {
         bgs_metrics_compute(q->metrics, g->count, seconds);
@@ -80,8 +227,7 @@ static void finish(bgs_compute *q, bgs_entry *e, bg_status s, bg_grid *g,
     bgs_cache_unreserve(q->cache, bgs_grid_bytes(count, false));
 }
 
-/* Refuse a computation with 503: e is failed and the shed counted. */
-static int shed(bgs_compute *q, bgs_entry *e, const char *why)
+int bgs_compute_shed(bgs_compute *q, bgs_entry *e, const char *why)
 {
     bgapi_problem p;
     bgs_metrics_shed(q->metrics);
@@ -95,12 +241,10 @@ static int reserve(bgs_compute *q, bgs_entry *e, uint64_t count)
 {
     if (bgs_cache_reserve(q->cache, bgs_grid_bytes(count, false)) == 0)
         return 0;
-    return shed(q, e, "the memory for grids (--max-memory-mb) is in use");
+    return bgs_compute_shed(q, e,
+                            "the memory for grids (--max-memory-mb) is in use");
 }
 
-/* Inline grids are small and computed by the HTTP threads, which already
- * run in parallel: one thread each, so no OpenMP team competes with (or
- * spins against) the other HTTP threads. */
 void bgs_compute_inline(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
                         uint64_t count)
 {
@@ -109,127 +253,65 @@ void bgs_compute_inline(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
     double seconds;
     if (reserve(q, e, count) != 0)
         return;
-    bg_status s = run(r, count, 1, &g, &err, &seconds);
-    finish(q, e, s, &g, &err, seconds, count);
+    bg_status s = fill_grid(r, count, 1, &g, &err, &seconds);
+    end_grid(q, e, s, &g, &err, seconds, count);
 }
 
-/* ---- the pool path ---- */
+typedef struct {
+    bgs_task task;
+    bgs_compute *q;
+    bgs_entry *entry; /* a reference */
+    bg_resolved resolved;
+    uint64_t count;
+} grid_task;
 
-static void work_cb(uv_work_t *w)
+static void grid_run(bgs_task *t, int threads)
 {
-    job *j = w->data;
-    bgs_metrics_pending_add(j->q->metrics, -1);
-    j->status = run(&j->resolved, j->count, j->q->lim.threads, &j->grid,
-                    &j->err, &j->seconds);
-}
-
-static void after_work_cb(uv_work_t *w, int status)
-{
-    job *j = w->data;
-    if (status != 0) { /* cancelled: never started */
-        bgs_metrics_pending_add(j->q->metrics, -1);
-        j->status = bg_error_set(&j->err, BG_NOMEM, "",
-                                 "the computation was cancelled");
-    }
-    finish(j->q, j->entry, j->status, &j->grid, &j->err, j->seconds, j->count);
+    grid_task *j = (grid_task *)t;
+    bg_grid g;
+    bg_error err;
+    double seconds;
+    bg_status s =
+        fill_grid(&j->resolved, j->count, threads, &g, &err, &seconds);
+    end_grid(j->q, j->entry, s, &g, &err, seconds, j->count);
     bgs_entry_release(j->entry);
     free(j);
 }
 
-static void async_cb(uv_async_t *a)
+static void grid_cancel(bgs_task *t)
 {
-    bgs_compute *q = a->data;
-    pthread_mutex_lock(&q->lock);
-    job *list = q->head;
-    q->head = q->tail = NULL;
-    pthread_mutex_unlock(&q->lock);
-    while (list != NULL) {
-        job *j = list;
-        list = j->next;
-        j->work.data = j;
-        if (uv_queue_work(q->loop, &j->work, work_cb, after_work_cb) != 0)
-            after_work_cb(&j->work, UV_ECANCELED);
-    }
-}
-
-/* Grids come and go by the thousand (a cold M grid is 2.9 MB in eight
- * columns): keep freed memory in the heap for the next grid instead of
- * returning it to the kernel and taking page faults to get it back. Grids
- * past the mmap threshold (32 MiB, glibc's largest) still come from and go
- * back to the kernel at once. An operator's MALLOC_*_ settings win. */
-static void tune_malloc(void)
-{
-    static atomic_flag done = ATOMIC_FLAG_INIT;
-    if (atomic_flag_test_and_set(&done))
-        return;
-    if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
-        mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL)
-        mallopt(M_TRIM_THRESHOLD, 128 << 20);
-}
-
-bgs_compute *bgs_compute_new(uv_loop_t *loop, const bgs_compute_limits *lim,
-                             bgs_cache *cache, bgs_metrics *metrics)
-{
-    tune_malloc();
-    bgs_compute *q = calloc(1, sizeof *q);
-    if (q == NULL)
-        return NULL;
-    q->loop = loop;
-    q->lim = *lim;
-    q->cache = cache;
-    q->metrics = metrics;
-    pthread_mutex_init(&q->lock, NULL);
-    if (uv_async_init(loop, &q->async, async_cb) != 0) {
-        pthread_mutex_destroy(&q->lock);
-        free(q);
-        return NULL;
-    }
-    q->async.data = q;
-    return q;
-}
-
-static void closed_cb(uv_handle_t *h)
-{
-    bgs_compute *q = h->data;
-    pthread_mutex_destroy(&q->lock);
-    free(q);
-}
-
-void bgs_compute_close(bgs_compute *q)
-{
-    uv_close((uv_handle_t *)&q->async, closed_cb);
+    grid_task *j = (grid_task *)t;
+    bg_error err;
+    bg_error_set(&err, BG_NOMEM, "", "the server is stopping");
+    end_grid(j->q, j->entry, BG_NOMEM, NULL, &err, 0, j->count);
+    bgs_entry_release(j->entry);
+    free(j);
 }
 
 int bgs_compute_submit(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
                        uint64_t count)
 {
-    if (bgs_metrics_pending_try(q->metrics, q->lim.max_pending) != 0)
-        return shed(q, e, "too many large computations are waiting");
-    if (reserve(q, e, count) != 0) {
-        bgs_metrics_pending_add(q->metrics, -1);
+    if (reserve(q, e, count) != 0)
         return -1;
-    }
-    job *j = calloc(1, sizeof *j);
+    grid_task *j = calloc(1, sizeof *j);
     if (j == NULL) {
         bg_error err;
-        bgs_metrics_pending_add(q->metrics, -1);
         bg_error_set(&err, BG_NOMEM, "", "out of memory queueing a grid");
-        finish(q, e, BG_NOMEM, NULL, &err, 0, count);
+        end_grid(q, e, BG_NOMEM, NULL, &err, 0, count);
         return -1;
     }
+    j->task = (bgs_task){.run = grid_run, .cancel = grid_cancel};
     j->q = q;
     j->entry = e;
-    bgs_entry_retain(e);
     j->resolved = *r;
     j->count = count;
-    pthread_mutex_lock(&q->lock);
-    if (q->tail != NULL)
-        q->tail->next = j;
-    else
-        q->head = j;
-    q->tail = j;
-    pthread_mutex_unlock(&q->lock);
-    uv_async_send(&q->async);
+    bgs_entry_retain(e);
+    if (bgs_compute_post(q, &j->task) != 0) {
+        bgs_entry_release(e);
+        free(j);
+        bgs_cache_unreserve(q->cache, bgs_grid_bytes(count, false));
+        return bgs_compute_shed(q, e,
+                                "too many large computations are waiting");
+    }
     return 0;
 }

@@ -1,16 +1,22 @@
-/* compute.h - computing grids, inline or on libuv's thread pool.
+/* compute.h - the one home of computation: an executor thread and its
+ * OpenMP team.
  *
- * A computation fills a cache entry the caller owns (a MISS from
- * bgs_cache_acquire) and ends it with bgs_cache_complete or bgs_cache_fail,
- * which wakes everyone waiting on it. Small grids are computed inline in the
- * calling thread; large ones are handed to the loop thread (uv_async), which
- * queues them on the thread pool (uv_queue_work) and completes them from
- * the after-work callback. The queue of jobs not yet started is bounded. */
+ * Every grid fill or body encode too large for an HTTP thread is a task
+ * posted here. One executor thread ("bg-compute") runs the tasks in order;
+ * a parallel task (a grid fill) gets the whole team of --compute-threads,
+ * and consecutive serial tasks (encodes) run side by side, one per team
+ * thread. Only the executor ever starts an OpenMP team, so the process
+ * never has more than --compute-threads computing threads, however many
+ * requests are in flight. The HTTP threads compute only small grids and
+ * bodies, inline and with one thread (no team).
+ *
+ * Grid tasks fill a cache entry the caller owns (a MISS) and end it with
+ * bgs_cache_complete or bgs_cache_fail, which wakes everyone waiting. */
 #ifndef BGS_COMPUTE_H
 #define BGS_COMPUTE_H
 
+#include <stdbool.h>
 #include <stdint.h>
-#include <uv.h>
 
 #include "core/resolve.h"
 #include "server/cache.h"
@@ -18,32 +24,55 @@
 
 typedef struct bgs_compute bgs_compute;
 
-/* Limits of a compute queue. */
+/* Limits of the executor. */
 typedef struct {
-    int threads;         /* OpenMP threads per grid */
-    int64_t max_pending; /* pool jobs that may wait */
+    int threads;         /* the OpenMP team: --compute-threads */
+    int64_t max_pending; /* tasks that may wait before 503 */
 } bgs_compute_limits;
 
-/* A new compute queue on `loop` (the loop thread owns it). The cache and
- * metrics are borrowed and must outlive the queue. NULL on failure. */
-bgs_compute *bgs_compute_new(uv_loop_t *loop, const bgs_compute_limits *lim,
-                             bgs_cache *cache, bgs_metrics *metrics);
+/* A unit of work. The poster owns its memory until run or cancel has been
+ * called (exactly one of them, once, on the executor thread; cancel also
+ * from bgs_compute_free). */
+typedef struct bgs_task {
+    /* threads: the team size the task may use (1 for a serial task). */
+    void (*run)(struct bgs_task *t, int threads);
+    /* The task will never run: the executor is stopping. */
+    void (*cancel)(struct bgs_task *t);
+    bool serial; /* one thread: may run beside other serial tasks */
+    struct bgs_task *next;
+} bgs_task;
 
-/* Close the queue's loop handle; the queue is freed once libuv has closed
- * it. Call from the loop thread when no job is left. */
-void bgs_compute_close(bgs_compute *q);
+/* Start the executor thread. The cache and metrics are borrowed and must
+ * outlive it. NULL on failure. */
+bgs_compute *bgs_compute_new(const bgs_compute_limits *lim, bgs_cache *cache,
+                             bgs_metrics *metrics);
 
-/* Compute the grid of *r (count sources, from bg_grid_count) with
- * positions, in the calling thread, and end entry e with it. If its memory
- * cannot be reserved (bgs_cache_reserve), e is failed with 503. */
+/* Stop: tasks not started are cancelled, the running one finishes, the
+ * thread is joined and the executor freed. */
+void bgs_compute_free(bgs_compute *q);
+
+/* Queue t. Returns 0, or -1 if max_pending tasks already wait (nothing
+ * queued: the caller answers 503). Thread-safe. */
+int bgs_compute_post(bgs_compute *q, bgs_task *t);
+
+/* The team size (--compute-threads resolved). */
+int bgs_compute_threads(const bgs_compute *q);
+
+/* Fill the grid of *r (count sources, from bg_grid_count) into a cached
+ * block (BGS_GRID_LEAD bytes of lead holding its npy header) and end the
+ * owner's entry e with it, in the calling thread with one thread. If its
+ * memory cannot be reserved, e is failed with 503. */
 void bgs_compute_inline(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
                         uint64_t count);
 
-/* Queue the computation for the thread pool. Thread-safe. Takes its own
- * reference on e. Returns 0, or -1 if max_pending jobs already wait or
- * the memory cannot be reserved (the entry is then failed with 503
- * "overloaded" and the shed is counted). */
+/* The same as a task of the executor. Takes its own reference on e.
+ * Returns 0, or -1 if too many tasks wait or the memory cannot be reserved
+ * (e is then failed with 503 "overloaded" and the shed counted). */
 int bgs_compute_submit(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
                        uint64_t count);
+
+/* Fail owner's entry e with 503 "overloaded" (why: the detail), counting
+ * the shed. Returns -1. */
+int bgs_compute_shed(bgs_compute *q, bgs_entry *e, const char *why);
 
 #endif

@@ -39,7 +39,8 @@ static const opt_def OPTS[] = {
      "HTTP threads; 0 = number of cores"},
     {"compute-threads", "BEAMGRID_COMPUTE_THREADS", OPT_INT,
      OFF(compute_threads), 0, 1024, "0",
-     "OpenMP threads per grid; 0 = number of cores"},
+     "computing threads in all (the one OpenMP team); 0 = number of "
+     "cores"},
     {"cache-mb", "BEAMGRID_CACHE_MB", OPT_INT, OFF(cache_mb), 0, 1048576, "256",
      "cache bound in MiB (grids and encoded bodies); 0 = no cache"},
     {"max-memory-mb", "BEAMGRID_MAX_MEMORY_MB", OPT_INT, OFF(max_memory_mb), 1,
@@ -65,9 +66,10 @@ static const opt_def OPTS[] = {
      OFF(request_timeout_s), 0, 86400, "30",
      "seconds a client may take to send a request (line, headers, body), "
      "from its connection or previous response; 0 = none"},
-    {"async-min-sources", "BEAMGRID_ASYNC_MIN_SOURCES", OPT_INT,
-     OFF(async_min_sources), 1, INT64_C(10000000000), "200000",
-     "grids this large or larger are computed on the worker pool"},
+    {"inline-max-kb", "BEAMGRID_INLINE_MAX_KB", OPT_INT, OFF(inline_max_kb), 0,
+     1048576, "2048",
+     "work (grid or body bytes) an HTTP thread does itself; larger goes to "
+     "the compute thread, the connection suspended; 0 = none"},
     {"log-file", "BEAMGRID_LOG_FILE", OPT_PATH, OFF(log_file), 0, 0, "",
      "append JSON log lines here (default stderr); SIGHUP reopens it"},
     {"log-level", "BEAMGRID_LOG_LEVEL", OPT_LEVEL, OFF(log_level), 0, 0, "info",

@@ -29,7 +29,7 @@ typedef struct {
     char bind[BGS_BIND_MAX]; /* numeric IPv4 or IPv6 address */
     int64_t port;            /* 0: pick a free port */
     int64_t threads;         /* HTTP threads; 0: one per core */
-    int64_t compute_threads; /* OpenMP threads per grid; 0: cores */
+    int64_t compute_threads; /* the compute team, all grids; 0: cores */
     int64_t cache_mb;        /* cache bound in MiB (0: no caching) */
     int64_t max_memory_mb;   /* grids alive at once: cached, being
                                 computed or sent (503 past it) */
@@ -40,8 +40,9 @@ typedef struct {
     int64_t max_connections;
     int64_t per_ip_connections;  /* 0: no per-address limit */
     int64_t timeout_s;           /* idle connection timeout; 0: none */
-    int64_t async_min_sources;   /* grids at least this large go to the
-                                    thread pool; smaller ones are inline */
+    int64_t inline_max_kb;       /* work (output bytes of a grid or a
+                                    body) done on an HTTP thread; more
+                                    goes to the executor */
     int64_t request_timeout_s;   /* to send one request; 0: none */
     char log_file[BGS_PATH_MAX]; /* "" : stderr */
     bgs_log_level log_level;

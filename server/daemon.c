@@ -43,7 +43,6 @@ static void close_handles(runtime *rt)
     uv_close((uv_handle_t *)&rt->sig_hup, NULL);
     uv_close((uv_handle_t *)&rt->drain_timer, NULL);
     uv_close((uv_handle_t *)&rt->sweep_timer, NULL);
-    bgs_compute_close(rt->srv.compute);
 }
 
 static void stop_daemon(runtime *rt)
@@ -57,7 +56,7 @@ static void stop_daemon(runtime *rt)
 /* The deadline passed with requests still in flight. Streams and idle
  * connections are simply closed by MHD_stop_daemon; a request suspended on
  * a computation cannot be (MHD forbids stopping with suspended
- * connections, and the pool thread cannot be interrupted), so then the
+ * connections, and the compute thread cannot be interrupted), so then the
  * process leaves at once. */
 static void drain_expired(runtime *rt, int64_t inflight)
 {
@@ -144,15 +143,6 @@ static int watch(runtime *rt, uv_signal_t *h, int signum)
     return uv_signal_start(h, on_signal, signum);
 }
 
-/* Size libuv's pool before its first use (UV_THREADPOOL_SIZE is read once,
- * at the first uv_queue_work); an operator's own setting wins. */
-static void size_thread_pool(void)
-{
-    char n[16];
-    snprintf(n, sizeof n, "%d", bgs_config_threads(0));
-    setenv("UV_THREADPOOL_SIZE", n, 0);
-}
-
 static void announce(const runtime *rt, unsigned port)
 {
     const bgs_config *c = &rt->srv.cfg;
@@ -183,7 +173,7 @@ static int start(runtime *rt)
         uv_loop_init(&rt->loop) != 0)
         return -1;
     bgs_compute_limits lim = {srv->compute_threads, srv->cfg.max_pending};
-    srv->compute = bgs_compute_new(&rt->loop, &lim, srv->cache, srv->metrics);
+    srv->compute = bgs_compute_new(&lim, srv->cache, srv->metrics);
     if (srv->compute == NULL || watch(rt, &rt->sig_term, SIGTERM) != 0 ||
         watch(rt, &rt->sig_int, SIGINT) != 0 ||
         watch(rt, &rt->sig_hup, SIGHUP) != 0 ||
@@ -212,7 +202,6 @@ int bgs_server_run(const bgs_config *cfg)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    size_thread_pool();
     if (start(&rt) != 0) {
         bgs_log_event(BGS_LOG_ERROR, "start_failed", "could not start");
         return 1;
@@ -220,6 +209,7 @@ int bgs_server_run(const bgs_config *cfg)
     announce(&rt, bgs_http_port(rt.srv.daemon));
     uv_run(&rt.loop, UV_RUN_DEFAULT);
     uv_loop_close(&rt.loop);
+    bgs_compute_free(rt.srv.compute); /* after the daemon: no request left */
     bgs_cache_free(rt.srv.cache);
     bgs_metrics_free(rt.srv.metrics);
     bgs_guard_free(rt.srv.guard);

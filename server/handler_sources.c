@@ -1,22 +1,30 @@
 /* handler_sources.c - POST /v1/sources and GET|HEAD /v1/sources/{id}.
  *
- * Both end in the same path: resolved parameters -> canonical key -> cache
- * (hit, wait for another request's computation, or compute: inline when
- * small, on the thread pool when large) -> the negotiated representation.
- * npy and bin of a grid just computed, or too large to cache, are sent
- * straight from the grid's columns; other small grids' bodies are encoded
- * once and cached in the entry, then served from it without a copy (GET
- * hits through one shared response); other large ones stream through an
- * encoder. Every response is covered by an entry reference (its own, or
- * the request's until MHD reports it complete), so eviction never frees
- * bytes in flight.
+ * Both end in the same path: resolved parameters -> the request key (api/
+ * ids.h: canonical bytes, id, ETag, built once) -> the cache (hit, wait
+ * for another request's computation, or compute) -> the negotiated
+ * representation. Work is placed by its size in output bytes (--inline-
+ * max-kb): small grids and bodies are made inline on the HTTP thread with
+ * one thread, larger ones on the executor (compute.c), the connection
+ * suspended meanwhile, so no HTTP thread ever stalls on a big grid or
+ * encode.
+ *
+ * A cached grid is one block: 128 bytes of lead holding its npy header,
+ * then the five float64 columns. The npy body is that block as it is, and
+ * the BGRD body is its own 64-byte header followed by the same columns (an
+ * iovec), so neither is a copy. The other representations (JSON, txt, and
+ * npy/bin in float32) are encoded once per entry into a body slot
+ * (single-flight: one request builds, the others wait) when they fit a
+ * quarter of the cache, and streamed through an encoder otherwise. GET
+ * hits on a cached body go out through one shared MHD response. Every
+ * response is covered by an entry reference (its own, or the entry's own
+ * for shared responses), so eviction never frees bytes in flight.
  *
  * Why not sendfile from a memory file, as a static file server does: with
  * libmicrohttpd 0.9.75 that sends the headers as a segment of their own,
  * toggles TCP_CORK/TCP_NODELAY around the body and sends it 128 KiB at a
- * time, and measured slower (11.8-13.3k vs 14.3-15.1k cached 180 KB hits/s,
- * p99 7-9 vs 3.5-6.5 ms) than one sendmsg of headers and body from memory,
- * the copy included. */
+ * time, and measured slower than one sendmsg of headers and body from
+ * memory (bench/results.md). */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +38,56 @@
 #define STREAM_BLOCK        (64u * 1024u)
 #define MIN_CACHED_BODY_CAP (1u << 20)
 
+/* ---- where work goes ---- */
+
+/* npy and bin in float64: the cached grid's own block. */
+static bool block_repr(bgapi_repr r)
+{
+    return r.dtype == BG_F64 &&
+           (r.format == BGAPI_FMT_NPY || r.format == BGAPI_FMT_BIN);
+}
+
+/* An estimate of the bytes a source costs in representation r: what the
+ * encoder writes, plus, for txt, the positions computed for it. */
+static uint64_t body_bytes_per_source(bgapi_repr r)
+{
+    switch (r.format) {
+    case BGAPI_FMT_JSON:
+        return 120; /* 5 numbers of up to 24 characters */
+    case BGAPI_FMT_TXT:
+        return 128 + 64; /* 5 numbers, and 8 float64 of grid */
+    case BGAPI_FMT_NPY:
+    case BGAPI_FMT_BIN:
+        break;
+    }
+    return r.dtype == BG_F32 ? 20 : 40;
+}
+
+/* Whether `bytes` of output are small enough to make on an HTTP thread. */
+static bool inline_work(const bgs_request *req, uint64_t bytes)
+{
+    return bytes <= (uint64_t)req->srv->cfg.inline_max_kb * 1024u;
+}
+
+/* The largest body kept in an entry: a quarter of the cache. */
+static size_t body_cap(const bgs_request *req)
+{
+    size_t cap = (size_t)req->srv->cfg.cache_mb * (1u << 20) / 4u;
+    return cap < MIN_CACHED_BODY_CAP ? MIN_CACHED_BODY_CAP : cap;
+}
+
+static uint64_t count_of(const bgs_request *req)
+{
+    return bgs_entry_grid(req->entry)->count;
+}
+
 /* ---- positions for the text form ---- */
 
 /* Cached grids keep no source positions: 40 bytes a source, the npy's own
  * size. The nanoBragg text form needs nanoBragg's positions, so a txt
- * request computes the grid again with them, within --max-memory-mb. */
-typedef struct {
+ * body is made from the grid computed again with them, within
+ * --max-memory-mb. */
+typedef struct bgs_positions {
     bg_grid grid;
     bgs_cache *cache;
     uint64_t reserved;
@@ -49,43 +101,163 @@ static void txt_grid_free(txt_grid *t)
     t->reserved = 0;
 }
 
-/* The grid the view of repr should read: the entry's, or for txt of a grid
- * without positions one computed now into *t (freed by the caller with
- * txt_grid_free). NULL when there is no memory for it. */
-static const bg_grid *grid_for(bgs_request *req, txt_grid *t)
+/* Compute the grid of *r (count sources) with positions into *t with
+ * `threads` threads. Returns 0, or -1 (nothing held) without memory. */
+static int txt_grid_fill(txt_grid *t, bgs_cache *cache, const bg_resolved *r,
+                         uint64_t count, int threads)
 {
-    const bg_grid *g = bgs_entry_grid(req->entry);
     memset(t, 0, sizeof *t);
-    if (req->repr.format != BGAPI_FMT_TXT || g->px != NULL)
-        return g;
-    bool large = g->count >= (uint64_t)req->srv->cfg.async_min_sources;
-    t->cache = req->srv->cache;
-    uint64_t bytes = bgs_grid_bytes(g->count, true);
-    if (bgs_cache_reserve(t->cache, bytes) != 0)
-        return NULL;
+    t->cache = cache;
+    uint64_t bytes = bgs_grid_bytes(count, true);
+    if (bgs_cache_reserve(cache, bytes) != 0)
+        return -1;
     t->reserved = bytes;
-    if (bg_grid_alloc(&t->grid, g->count, BG_F64, BG_GRID_POSITIONS) != BG_OK ||
-        bg_grid_fill(&req->resolved, &t->grid,
-                     large ? req->srv->compute_threads : 1) != BG_OK) {
+    if (bg_grid_alloc(&t->grid, count, BG_F64, BG_GRID_POSITIONS) != BG_OK ||
+        bg_grid_fill(r, &t->grid, threads) != BG_OK) {
         txt_grid_free(t);
-        return NULL;
+        return -1;
     }
-    return &t->grid;
+    return 0;
+}
+
+/* ---- building a body ---- */
+
+/* Encode representation repr of the entry's grid into a malloc'd body of
+ * at most cap bytes, with `threads` for the positions of txt. 0 or -1. */
+static int build_body(bgs_cache *cache, bgs_entry *e, const bg_resolved *r,
+                      const char *id, bgapi_repr repr, size_t cap, int threads,
+                      char **out, size_t *len)
+{
+    txt_grid positions = {0};
+    bgapi_view view = {id, r, bgs_entry_grid(e)};
+    if (repr.format == BGAPI_FMT_TXT) {
+        if (txt_grid_fill(&positions, cache, r, view.grid->count, threads) != 0)
+            return -1;
+        view.grid = &positions.grid;
+    }
+    int rc = bgapi_encode_all(&view, repr, cap, out, len);
+    txt_grid_free(&positions);
+    return rc;
+}
+
+/* Build the slot the request claimed and store it, or give the slot up. */
+static void build_slot(bgs_cache *cache, bgs_entry *e, const bg_resolved *r,
+                       const char *id, bgapi_repr repr, size_t cap, int threads)
+{
+    char *body;
+    size_t len;
+    const char *kept;
+    size_t kept_len;
+    int slot = bgapi_repr_slot(repr);
+    if (build_body(cache, e, r, id, repr, cap, threads, &body, &len) == 0)
+        bgs_entry_repr_put(e, slot, body, len, &kept, &kept_len);
+    else
+        bgs_entry_slot_abandon(e, slot);
+}
+
+/* A body built on the executor. */
+typedef struct {
+    bgs_task task;
+    bgs_cache *cache;
+    bgs_entry *entry; /* a reference */
+    bg_resolved resolved;
+    bgapi_repr repr;
+    size_t cap;
+    char *id;
+} body_task;
+
+static void body_task_free(body_task *b)
+{
+    bgs_entry_release(b->entry);
+    free(b->id);
+    free(b);
+}
+
+static void body_run(bgs_task *t, int threads)
+{
+    body_task *b = (body_task *)t;
+    build_slot(b->cache, b->entry, &b->resolved, b->id, b->repr, b->cap,
+               threads);
+    body_task_free(b);
+}
+
+static void body_cancel(bgs_task *t)
+{
+    body_task *b = (body_task *)t;
+    bgs_entry_slot_abandon(b->entry, bgapi_repr_slot(b->repr));
+    body_task_free(b);
+}
+
+/* Post the build of the claimed slot. 0, or -1 (the slot is abandoned). */
+static int post_body(bgs_request *req, size_t cap)
+{
+    body_task *b = calloc(1, sizeof *b);
+    char *id = strdup(req->key.id);
+    if (b == NULL || id == NULL) {
+        free(b);
+        free(id);
+        bgs_entry_slot_abandon(req->entry, bgapi_repr_slot(req->repr));
+        return -1;
+    }
+    /* txt computes positions first: a parallel task, with the team */
+    b->task = (bgs_task){.run = body_run,
+                         .cancel = body_cancel,
+                         .serial = req->repr.format != BGAPI_FMT_TXT};
+    b->cache = req->srv->cache;
+    b->entry = req->entry;
+    bgs_entry_retain(b->entry);
+    b->resolved = req->resolved;
+    b->repr = req->repr;
+    b->cap = cap;
+    b->id = id;
+    if (bgs_compute_post(req->srv->compute, &b->task) != 0) {
+        body_cancel(&b->task);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- positions for a streamed txt, on the executor ---- */
+
+typedef struct {
+    bgs_task task;
+    bgs_request *req; /* suspended until woken */
+} positions_task;
+
+static void positions_run(bgs_task *t, int threads)
+{
+    positions_task *p = (positions_task *)t;
+    bgs_request *req = p->req;
+    txt_grid *g = req->positions;
+    if (txt_grid_fill(g, req->srv->cache, &req->resolved, count_of(req),
+                      threads) != 0)
+        req->positions_failed = true;
+    free(p);
+    req->waiter.wake(&req->waiter);
+}
+
+static void positions_cancel(bgs_task *t)
+{
+    positions_task *p = (positions_task *)t;
+    bgs_request *req = p->req;
+    req->positions_failed = true;
+    free(p);
+    req->waiter.wake(&req->waiter);
 }
 
 /* ---- streaming a large representation ---- */
 
-/* An encoder over an entry's grid, with copies of what the view borrows,
- * so it does not depend on the request's lifetime. */
-
+/* An encoder over an entry's grid (or the positions grid it owns), with
+ * copies of what the view borrows, so it does not depend on the request's
+ * lifetime. */
 typedef struct {
     bgs_entry *entry; /* a reference */
     bg_resolved resolved;
-    char id[BGAPI_ID_MAX + 1];
+    char *id;
     bgapi_view view;
     bgapi_encoder *enc;
-    txt_grid positions; /* for txt */
-    uint64_t *sent;     /* the request's byte count */
+    txt_grid *positions; /* owned, for txt */
+    uint64_t *sent;      /* the request's byte count */
     size_t stage_len, stage_pos;
     char stage[STREAM_BLOCK];
 } stream;
@@ -114,34 +286,48 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)n;
 }
 
+static void positions_free(txt_grid *t)
+{
+    if (t != NULL)
+        txt_grid_free(t);
+    free(t);
+}
+
 static void stream_free(void *cls)
 {
     stream *s = cls;
     bgapi_encoder_free(s->enc);
-    txt_grid_free(&s->positions);
+    positions_free(s->positions);
     bgs_entry_release(s->entry);
+    free(s->id);
     free(s);
 }
 
+/* A streamed response; takes over req->positions (txt). */
 static struct MHD_Response *stream_response(bgs_request *req, uint64_t *size)
 {
     stream *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return NULL;
-    s->resolved = req->resolved;
-    memcpy(s->id, req->key.id, req->key.id_len + 1);
-    s->view.id = s->id;
-    s->view.resolved = &s->resolved;
-    s->view.grid = grid_for(req, &s->positions);
-    s->sent = &req->bytes;
-    s->enc = s->view.grid ? bgapi_encoder_new(&s->view, req->repr) : NULL;
-    if (s->enc == NULL) {
-        txt_grid_free(&s->positions);
+    if (s == NULL || (s->id = strdup(req->key.id)) == NULL) {
         free(s);
         return NULL;
     }
+    s->resolved = req->resolved;
+    s->view.id = s->id;
+    s->view.resolved = &s->resolved;
+    s->view.grid = bgs_entry_grid(req->entry);
+    if (req->repr.format == BGAPI_FMT_TXT) {
+        s->positions = req->positions;
+        req->positions = NULL;
+        s->view.grid = &s->positions->grid;
+    }
     s->entry = req->entry;
     bgs_entry_retain(s->entry);
+    s->sent = &req->bytes;
+    s->enc = bgapi_encoder_new(&s->view, req->repr);
+    if (s->enc == NULL) {
+        stream_free(s);
+        return NULL;
+    }
     uint64_t total = bgapi_encoded_size(&s->view, req->repr);
     struct MHD_Response *resp = MHD_create_response_from_callback(
         total == BGAPI_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : total, STREAM_BLOCK,
@@ -152,104 +338,97 @@ static struct MHD_Response *stream_response(bgs_request *req, uint64_t *size)
     return resp;
 }
 
-/* ---- serving a cached body ---- */
+/* ---- the entry's own bytes ---- */
 
 static void release_entry(void *cls)
 {
     bgs_entry_release(cls);
 }
 
-/* The body of the request's representation, encoded now if not cached.
- * Returns 0, or -1 if it is too large to keep (stream it instead). */
-static int cached_body(bgs_request *req, const char **buf, size_t *len)
+/* The BGRD body: its header (here) and the block's columns. */
+typedef struct {
+    bgs_entry *entry; /* a reference, or NULL for a shared response */
+    char head[BGAPI_HEAD_MAX];
+} bgrd_head;
+
+static void bgrd_head_free(void *cls)
 {
-    int slot = bgapi_repr_slot(req->repr);
-    if (bgs_entry_repr(req->entry, slot, buf, len) == 0)
-        return 0;
-    size_t cap = (size_t)req->srv->cfg.cache_mb * (1u << 20) / 4u;
-    if (cap < MIN_CACHED_BODY_CAP)
-        cap = MIN_CACHED_BODY_CAP;
-    txt_grid positions;
-    bgapi_view view = {req->key.id, &req->resolved, grid_for(req, &positions)};
-    char *out = NULL;
-    size_t n = 0;
-    int r = view.grid != NULL
-                ? bgapi_encode_all(&view, req->repr, cap, &out, &n)
-                : -1;
-    txt_grid_free(&positions);
-    if (r != 0)
-        return -1;
-    bgs_entry_repr_put(req->entry, slot, out, n, buf, len);
-    return 0;
+    bgrd_head *h = cls;
+    bgs_entry_release(h->entry);
+    free(h);
 }
 
-static struct MHD_Response *buffer_response(bgs_request *req, uint64_t *size)
+/* The response for a body the entry holds (the block, or a slot's body),
+ * or NULL if it holds none (or without memory). `ref`: the response takes
+ * an entry reference (a response of this request); without, it borrows
+ * (kept beside the body, freed with the entry). */
+static struct MHD_Response *entry_body(bgs_request *req, bool ref,
+                                       uint64_t *size)
 {
-    const char *buf;
-    size_t len;
-    if (cached_body(req, &buf, &len) != 0)
-        return stream_response(req, size);
-    bgs_entry_retain(req->entry);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback_cls(
-            len, (void *)buf, release_entry, req->entry);
-    if (resp == NULL)
-        bgs_entry_release(req->entry);
+    bgs_entry *e = req->entry;
+    const bg_grid *g = bgs_entry_grid(e);
+    const char *buf = NULL;
+    size_t len = 0;
+    struct MHD_Response *resp = NULL;
+    if (req->repr.format == BGAPI_FMT_BIN && block_repr(req->repr)) {
+        bgrd_head *h = calloc(1, sizeof *h);
+        if (h == NULL)
+            return NULL;
+        size_t n = bgapi_bgrd_head(g, &req->resolved, BG_F64, h->head);
+        struct MHD_IoVec iov[2] = {{h->head, n}, {g->x, g->count * 40u}};
+        h->entry = ref ? e : NULL;
+        if (ref)
+            bgs_entry_retain(e);
+        resp = MHD_create_response_from_iovec(iov, 2, bgrd_head_free, h);
+        if (resp == NULL)
+            bgrd_head_free(h);
+        *size = n + g->count * 40u;
+        return resp;
+    }
+    if (block_repr(req->repr)) {
+        buf = (const char *)g->x - 128;
+        len = 128 + g->count * 40u;
+    } else if (bgs_entry_repr(e, bgapi_repr_slot(req->repr), &buf, &len) != 0) {
+        return NULL;
+    }
+    if (ref) {
+        bgs_entry_retain(e);
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(
+            len, (void *)buf, release_entry, e);
+        if (resp == NULL)
+            bgs_entry_release(e);
+    } else {
+        resp = MHD_create_response_from_buffer(len, (void *)buf,
+                                               MHD_RESPMEM_PERSISTENT);
+    }
     *size = len;
     return resp;
 }
 
-/* ---- a fresh grid, sent from its columns ---- */
-
-/* npy and bin of a grid just computed: the header and the grid's columns
- * as they are (an iovec), so a miss neither encodes nor copies; the first
- * hit caches the body. Holds an entry reference until MHD frees it. */
-typedef struct {
-    bgs_entry *entry;
-    char head[BGAPI_HEAD_MAX];
-} columns_body;
-
-static void columns_free(void *cls)
+/* The length of the body entry_body sends. */
+static uint64_t entry_body_size(bgs_request *req)
 {
-    columns_body *b = cls;
-    bgs_entry_release(b->entry);
-    free(b);
-}
-
-static struct MHD_Response *columns_response(bgs_request *req, uint64_t *size)
-{
-    bgapi_view view = {req->key.id, &req->resolved, bgs_entry_grid(req->entry)};
-    columns_body *b = malloc(sizeof *b);
-    const void *cols[5];
-    size_t head = b ? bgapi_binary_layout(&view, req->repr, b->head, cols) : 0;
-    if (head == 0) {
-        free(b);
-        return NULL;
-    }
-    size_t col = (size_t)(bgapi_encoded_size(&view, req->repr) - head) / 5u;
-    struct MHD_IoVec iov[6] = {{b->head, head}};
-    for (int i = 0; i < 5; i++)
-        iov[i + 1] = (struct MHD_IoVec){cols[i], col};
-    b->entry = req->entry;
-    bgs_entry_retain(b->entry);
-    struct MHD_Response *resp =
-        MHD_create_response_from_iovec(iov, 6, columns_free, b);
-    if (resp == NULL) {
-        columns_free(b);
-        return NULL;
-    }
-    *size = head + 5u * col;
-    return resp;
+    const char *buf;
+    size_t len = 0;
+    if (block_repr(req->repr))
+        return (req->repr.format == BGAPI_FMT_BIN ? 64u : 128u) +
+               count_of(req) * 40u;
+    bgs_entry_repr(req->entry, bgapi_repr_slot(req->repr), &buf, &len);
+    return len;
 }
 
 /* ---- headers and answers ---- */
 
 static void grid_headers(bgs_request *req, struct MHD_Response *resp)
 {
-    char location[BGAPI_ID_MAX + 16];
-    snprintf(location, sizeof location, "/v1/sources/%s", req->key.id);
+    char *location = malloc(req->key.id_len + 16);
+    if (location != NULL) {
+        snprintf(location, req->key.id_len + 16, "/v1/sources/%s", req->key.id);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LOCATION,
+                                location);
+        free(location);
+    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, req->key.etag);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LOCATION, location);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");
     if (req->route.id == BGAPI_ROUTE_SOURCES_GET)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
@@ -264,31 +443,37 @@ static enum MHD_Result out_of_memory(bgs_request *req)
     return bgs_respond_problem(req, &p);
 }
 
+static enum MHD_Result overloaded(bgs_request *req)
+{
+    bgapi_problem p;
+    bgs_metrics_shed(req->srv->metrics);
+    bgapi_problem_set(&p, 503, "overloaded", "Server overloaded", NULL,
+                      "too many large computations are waiting; retry "
+                      "shortly");
+    return bgs_respond_problem(req, &p);
+}
+
 static void destroy_response(void *resp)
 {
     MHD_destroy_response(resp);
 }
 
-/* A GET hit on a small grid's cached body: one response, built on the
- * first such hit and kept beside the body (which it borrows: the entry
- * outlives it), queued for every later one (MHD counts its uses). Its
- * headers are fixed, so it serves only requests that sent no X-Request-Id
- * (the access log still has the request's id). Returns 1 and sets *r when
- * it answered. */
+/* A GET hit: one response per body, built on the first such hit and kept
+ * beside the body (which it borrows: the entry outlives it), queued for
+ * every later one (MHD counts its uses). Its headers are fixed, so it
+ * serves only requests that sent no X-Request-Id (the access log still has
+ * the request's id). Returns 1 and sets *r when it answered. */
 static int shared_hit(bgs_request *req, enum MHD_Result *r)
 {
     if (req->route.id != BGAPI_ROUTE_SOURCES_GET || req->early_close ||
+        req->cache_tag != BGS_CACHE_HIT ||
         bgs_header(req, "X-Request-Id") != NULL)
         return 0;
     int slot = bgapi_repr_slot(req->repr);
     struct MHD_Response *resp = bgs_entry_repr_extra(req->entry, slot);
-    const char *buf;
-    size_t len;
-    if (cached_body(req, &buf, &len) != 0)
-        return 0;
+    uint64_t size = 0;
     if (resp == NULL) {
-        resp = MHD_create_response_from_buffer(len, (void *)buf,
-                                               MHD_RESPMEM_PERSISTENT);
+        resp = entry_body(req, false, &size);
         if (resp == NULL)
             return 0;
         grid_headers(req, resp);
@@ -301,32 +486,107 @@ static int shared_hit(bgs_request *req, enum MHD_Result *r)
         if (resp == NULL)
             return 0;
     }
-    *r = bgs_respond_shared(req, 200, resp, len);
+    size = entry_body_size(req);
+    *r = bgs_respond_shared(req, 200, resp, size);
     return 1;
 }
 
-static enum MHD_Result respond_grid(bgs_request *req)
+static enum MHD_Result send_grid(bgs_request *req, struct MHD_Response *resp,
+                                 uint64_t size)
 {
-    const bg_grid *g = bgs_entry_grid(req->entry);
-    uint64_t size = 0;
-    bool large = g->count >= (uint64_t)req->srv->cfg.async_min_sources;
-    bool miss = req->cache_tag != NULL && strcmp(req->cache_tag, "MISS") == 0;
-    struct MHD_Response *resp = NULL;
-    enum MHD_Result shared;
-    if (!miss && !large && shared_hit(req, &shared))
-        return shared;
-    if (miss || large)
-        resp = columns_response(req, &size);
-    if (resp == NULL)
-        resp =
-            large ? stream_response(req, &size) : buffer_response(req, &size);
     if (resp == NULL)
         return out_of_memory(req);
     grid_headers(req, resp);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             bgapi_content_type(req->repr));
-    MHD_add_response_header(resp, "X-Cache", req->cache_tag);
+    MHD_add_response_header(resp, "X-Cache",
+                            bgs_cache_tag_name(req->cache_tag));
     return bgs_respond(req, 200, resp, size);
+}
+
+/* The body the entry holds, shared for plain GET hits. */
+static enum MHD_Result send_entry_body(bgs_request *req)
+{
+    enum MHD_Result shared;
+    uint64_t size = 0;
+    if (shared_hit(req, &shared))
+        return shared;
+    return send_grid(req, entry_body(req, true, &size), size);
+}
+
+/* Streamed txt needs positions: inline when small, else on the executor
+ * (the connection suspended until they are there). */
+static enum MHD_Result send_stream(bgs_request *req)
+{
+    uint64_t size = 0;
+    if (req->positions_failed)
+        return out_of_memory(req);
+    if (req->repr.format != BGAPI_FMT_TXT || req->positions != NULL)
+        return send_grid(req, stream_response(req, &size), size);
+    txt_grid *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return out_of_memory(req);
+    req->positions = t;
+    if (inline_work(req, count_of(req) * 64u)) {
+        if (txt_grid_fill(t, req->srv->cache, &req->resolved, count_of(req),
+                          1) != 0) {
+            positions_free(t);
+            req->positions = NULL;
+            return out_of_memory(req);
+        }
+        return send_grid(req, stream_response(req, &size), size);
+    }
+    positions_task *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return out_of_memory(req);
+    p->task = (bgs_task){.run = positions_run, .cancel = positions_cancel};
+    p->req = req;
+    bgs_wait_arm(req);
+    if (bgs_compute_post(req->srv->compute, &p->task) != 0) {
+        free(p);
+        return overloaded(req);
+    }
+    return bgs_wait_suspend(req);
+}
+
+static enum MHD_Result respond_grid(bgs_request *req);
+
+/* The slot of the request's representation: serve it, wait for it, or
+ * build it (inline when small, else on the executor). */
+static enum MHD_Result send_slot(bgs_request *req)
+{
+    int slot = bgapi_repr_slot(req->repr);
+    uint64_t est = count_of(req) * body_bytes_per_source(req->repr);
+    size_t cap = body_cap(req);
+    if (est > cap)
+        return send_stream(req);
+    switch (bgs_entry_slot_claim(req->entry, slot, bgs_wait_arm(req))) {
+    case BGS_SLOT_READY:
+        return send_entry_body(req);
+    case BGS_SLOT_WAIT:
+        return bgs_wait_suspend(req);
+    case BGS_SLOT_NOCACHE:
+        return send_stream(req);
+    case BGS_SLOT_BUILD:
+        break;
+    }
+    if (inline_work(req, est)) {
+        build_slot(req->srv->cache, req->entry, &req->resolved, req->key.id,
+                   req->repr, cap, 1);
+        return respond_grid(req);
+    }
+    if (post_body(req, cap) != 0)
+        return overloaded(req);
+    if (bgs_entry_slot_subscribe(req->entry, slot, bgs_wait_arm(req)) == 0)
+        return bgs_wait_suspend(req);
+    return respond_grid(req);
+}
+
+static enum MHD_Result respond_grid(bgs_request *req)
+{
+    if (block_repr(req->repr))
+        return send_entry_body(req);
+    return send_slot(req);
 }
 
 static enum MHD_Result not_modified(bgs_request *req)
@@ -347,7 +607,7 @@ static enum MHD_Result respond_entry(bgs_request *req)
     return respond_grid(req);
 }
 
-/* The request owns a new entry: count, then compute inline or queue. */
+/* The request owns a new entry: count, then compute inline or post. */
 static enum MHD_Result compute(bgs_request *req)
 {
     const bgs_config *cfg = &req->srv->cfg;
@@ -360,7 +620,7 @@ static enum MHD_Result compute(bgs_request *req)
         bgs_cache_fail(req->entry, &p);
         return respond_entry(req);
     }
-    if (count < (uint64_t)cfg->async_min_sources) {
+    if (inline_work(req, count * 40u)) {
         bgs_compute_inline(req->srv->compute, req->entry, &req->resolved,
                            count);
         return respond_entry(req);
@@ -372,13 +632,9 @@ static enum MHD_Result compute(bgs_request *req)
     return respond_entry(req);
 }
 
-/* From resolved parameters to an answer. */
+/* From resolved parameters and the request key to an answer. */
 static enum MHD_Result serve(bgs_request *req)
 {
-    /* A GET has its key from bgapi_key_from_id; a POST builds it here. */
-    if (req->key.id == NULL &&
-        bgapi_key_build(&req->key, &req->resolved, req->repr) != 0)
-        return out_of_memory(req);
     req->repr_tag = bgapi_repr_tag(req->repr);
     if (req->route.id == BGAPI_ROUTE_SOURCES_GET &&
         bgapi_etag_matches(bgs_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH),
@@ -386,9 +642,9 @@ static enum MHD_Result serve(bgs_request *req)
         return not_modified(req);
     bgs_lookup how;
     if (bgs_cache_acquire(req->srv->cache, req->key.canon, req->key.canon_len,
-                          req->key.digest, &req->entry, &how) != 0)
+                          &req->entry, &how) != 0)
         return out_of_memory(req);
-    req->cache_tag = how == BGS_LOOKUP_MISS ? "MISS" : "HIT";
+    req->cache_tag = how == BGS_LOOKUP_MISS ? BGS_CACHE_MISS : BGS_CACHE_HIT;
     if (how == BGS_LOOKUP_MISS)
         return compute(req);
     if (how == BGS_LOOKUP_WAIT && bgs_wait_entry(req, req->entry))
@@ -423,15 +679,17 @@ static enum MHD_Result handle_post(bgs_request *req)
         bgapi_problem_from_core(&p, &err);
         return bgs_respond_problem(req, &p);
     }
+    if (bgapi_key_build(&req->key, &req->resolved, req->repr) != 0)
+        return out_of_memory(req);
     return serve(req);
 }
 
 static enum MHD_Result handle_get(bgs_request *req)
 {
     bgapi_problem p;
-    const char *id = req->route.sources_id;
     if (negotiate(req, &p) != 0 ||
-        bgapi_key_from_id(&req->key, id, strlen(id), req->repr, &req->resolved,
+        bgapi_key_from_id(&req->key, req->route.sources_id,
+                          req->route.sources_id_len, req->repr, &req->resolved,
                           &p) != 0)
         return bgs_respond_problem(req, &p);
     return serve(req);
@@ -444,4 +702,11 @@ enum MHD_Result bgs_handle_sources(bgs_request *req)
     if (req->route.id == BGAPI_ROUTE_SOURCES_POST)
         return handle_post(req);
     return handle_get(req);
+}
+
+void bgs_handle_sources_end(bgs_request *req)
+{
+    positions_free(req->positions);
+    req->positions = NULL;
+    bgapi_key_free(&req->key);
 }

@@ -192,17 +192,29 @@ static void on_wake(bgs_waiter *w)
         resume(req);
 }
 
-int bgs_wait_entry(bgs_request *req, bgs_entry *e)
+bgs_waiter *bgs_wait_arm(bgs_request *req)
 {
     req->waiter.wake = on_wake;
+    req->waiter.next = NULL;
     atomic_store(&req->wait_state, WAIT_ARMED);
-    if (bgs_cache_subscribe(e, &req->waiter) != 0)
-        return 0;
+    return &req->waiter;
+}
+
+enum MHD_Result bgs_wait_suspend(bgs_request *req)
+{
     req->phase = BGS_PHASE_WAITING;
     atomic_fetch_add(&req->srv->suspended, 1);
     MHD_suspend_connection(req->conn);
     if (atomic_exchange(&req->wait_state, WAIT_SUSPENDED) == WAIT_WOKEN)
         resume(req);
+    return MHD_YES;
+}
+
+int bgs_wait_entry(bgs_request *req, bgs_entry *e)
+{
+    if (bgs_cache_subscribe(e, bgs_wait_arm(req)) != 0)
+        return 0;
+    bgs_wait_suspend(req);
     return 1;
 }
 
@@ -355,12 +367,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     uint64_t ns = now_ns() - req->t0_ns;
     bgs_metrics_request(srv->metrics, req->route.template, req->method,
                         req->status, (double)ns * 1e-9);
-    bgs_access a = {req->request_id, req->method,  req->route.label,
-                    req->status,     req->bytes,   ns / 1000u,
-                    req->cache_tag,  req->repr_tag};
+    bgs_access a = {req->request_id,
+                    req->method,
+                    req->route.label,
+                    req->status,
+                    req->bytes,
+                    ns / 1000u,
+                    bgs_cache_tag_name(req->cache_tag),
+                    req->repr_tag};
     bgs_log_access(&a);
+    bgs_handle_sources_end(req);
     bgs_entry_release(req->entry);
-    bgapi_key_free(&req->key);
     free(req->body);
     free(req);
     *con_cls = NULL;

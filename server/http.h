@@ -30,6 +30,16 @@ typedef enum {
     BGS_PHASE_ANSWERED /* a response is queued */
 } bgs_phase;
 
+/* Whether the request found its grid cached; for X-Cache and the log. */
+typedef enum { BGS_CACHE_NONE, BGS_CACHE_HIT, BGS_CACHE_MISS } bgs_cache_tag;
+
+static inline const char *bgs_cache_tag_name(bgs_cache_tag t)
+{
+    return t == BGS_CACHE_MISS ? "MISS" : t == BGS_CACHE_HIT ? "HIT" : NULL;
+}
+
+struct bgs_positions; /* handler_sources.c's: a grid with positions */
+
 typedef struct bgs_request {
     bgs_server *srv;
     struct MHD_Connection *conn;
@@ -53,15 +63,17 @@ typedef struct bgs_request {
     /* The grid being served. */
     bgapi_repr repr;
     bg_resolved resolved;
-    bgapi_key key;    /* id, ETag and cache key, built once; freed with req */
+    bgapi_key key;    /* canonical bytes, id, ETag: built once */
     bgs_entry *entry; /* a reference while set */
     bgs_waiter waiter;
     atomic_int wait_state;
+    struct bgs_positions *positions; /* for a streamed txt */
+    bool positions_failed;
 
     /* For the access log and metrics. */
     int status;
     uint64_t bytes;
-    const char *cache_tag; /* "HIT", "MISS" or NULL */
+    bgs_cache_tag cache_tag;
     const char *repr_tag;
 } bgs_request;
 
@@ -69,6 +81,9 @@ typedef struct bgs_request {
  * before its body is read (415, 406, 400 for ?format=): sets req->early
  * and req->problem. */
 void bgs_handle_sources_begin(bgs_request *req);
+
+/* Free what a /v1/sources request holds (called as it completes). */
+void bgs_handle_sources_end(bgs_request *req);
 
 /* The handlers, one per route family. Each returns MHD_YES once it has
  * queued a response or suspended the connection, MHD_NO to drop the
@@ -113,6 +128,13 @@ enum MHD_Result bgs_respond_problem(bgs_request *req, const bgapi_problem *p);
  * subscribed). Returns 1 if suspended, 0 if e was already done (answer
  * now). */
 int bgs_wait_entry(bgs_request *req, bgs_entry *e);
+
+/* Waiting on anything else, in two steps: arm the request's waiter and
+ * hand it to whatever will wake it (a body slot, a task), then suspend.
+ * The wake may come before the suspend: the connection is then resumed at
+ * once. When woken, the handler runs again (phase WAITING). */
+bgs_waiter *bgs_wait_arm(bgs_request *req);
+enum MHD_Result bgs_wait_suspend(bgs_request *req);
 
 /* Start the HTTP daemon for srv with its settings (threads, limits,
  * timeouts, bind address). Returns NULL after logging why it failed. */

@@ -3,7 +3,7 @@
 -- SCENARIO: hits (one grid, POST and GET of its id), new (a new lambda_A
 -- every request), mixed (hits, new grids and bad requests: 400, 422),
 -- soak (mixed plus large grids, 40 of them repeating, which a server with
--- a small --async-min-sources computes on its pool and may shed: 503).
+-- a small --inline-max-kb computes on the executor and may shed: 503).
 -- ID is the id of the "hits" grid (deploy/loadtest/wrk.sh fetches it).
 -- done() prints p50/p95/p99, requests/s, status counts, "errors_5xx=N"
 -- and "shed_503=N other_5xx=N".

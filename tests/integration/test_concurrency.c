@@ -142,7 +142,7 @@ Test(concurrency, identical_small_misses_computed_once)
 
 Test(concurrency, identical_streamed_misses_computed_once)
 {
-    static const char *const pool[] = {"--async-min-sources", "1", NULL};
+    static const char *const pool[] = {"--inline-max-kb", "0", NULL};
     identical_misses(pool, "POST", "/v1/sources?format=txt",
                      "{\"divergence_mrad\":0.3,\"divsteps\":31}");
 }

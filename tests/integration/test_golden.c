@@ -6,7 +6,7 @@
  * representation (npy f8/f4 through numpy.load, BGRD f8/f4, the sourcefile
  * text) is checked against the JSON answer. Each runs twice: grids computed
  * inline and served from cached bodies, and grids computed on the thread pool
- * and streamed (--async-min-sources 1). */
+ * and streamed (--inline-max-kb 0). */
 #include <criterion/criterion.h>
 #include <glob.h>
 #include <jansson.h>
@@ -20,7 +20,7 @@
 #include "tests/support/server.h"
 
 static const char *const INLINE[] = {NULL};
-static const char *const POOL[] = {"--async-min-sources", "1", NULL};
+static const char *const POOL[] = {"--inline-max-kb", "0", NULL};
 
 static int close_to(double a, double b, double abs_floor)
 {

@@ -17,9 +17,8 @@
 
 static bgt_server srv;
 
-static const char *const FLAGS[] = {
-    "--max-body-kb",       "4",    "--timeout-s", "1",
-    "--async-min-sources", "1000", NULL};
+static const char *const FLAGS[] = {"--max-body-kb",   "4",  "--timeout-s", "1",
+                                    "--inline-max-kb", "32", NULL};
 
 static void start(void)
 {
@@ -235,8 +234,8 @@ Test(robust, vanish_mid_upload)
 
 Test(robust, vanish_while_computing)
 {
-    /* Large enough for the pool (--async-min-sources 1000): the connection
-     * is suspended when the client leaves. */
+    /* Large enough for the executor (--inline-max-kb 32: 820 sources): the
+     * connection is suspended when the client leaves. */
     for (int i = 0; i < 10; i++) {
         char body[200], raw[400];
         int n = snprintf(body, sizeof body,

@@ -181,9 +181,8 @@ Test(shutdown, sigterm_under_load)
 {
     char log[128];
     snprintf(log, sizeof log, "/tmp/bgt-shutdown-%d.log", (int)getpid());
-    const char *flags[] = {"--drain-s", "5",          "--async-min-sources",
-                           "20000",     "--log-file", log,
-                           NULL};
+    const char *flags[] = {
+        "--drain-s", "5", "--inline-max-kb", "800", "--log-file", log, NULL};
     bgt_server s;
     cr_assert_eq(bgt_server_start(&s, flags), 0);
     bgt_response r;

@@ -56,7 +56,7 @@ trap cleanup EXIT
 started=0
 start_server 10 "$tmp/out" - env UV_THREADPOOL_SIZE=1 "$bin" --port 0 --cache-mb "$CACHE_MB" \
   --max-memory-mb "$MEMORY_MB" --max-pending 1 --compute-threads 1 \
-  --async-min-sources 20000 --log-level warn \
+  --inline-max-kb 800 --log-level warn \
   --log-file "$tmp/server.log" && started=1
 pid=$SERVER_PID port=$SERVER_PORT
 if [ "$started" = 0 ]; then

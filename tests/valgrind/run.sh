@@ -28,7 +28,7 @@ start_server 120 "$tmp/out" "$tmp/stderr" \
   valgrind --quiet --error-exitcode=99 --leak-check=full \
   --errors-for-leak-kinds=definite --show-leak-kinds=definite \
   --suppressions="$repo/tests/valgrind/beamgrid.supp" --log-file="$tmp/valgrind.log" \
-  "$bin" --port 0 --async-min-sources 2000 --max-body-kb 4 --cache-mb 1 \
+  "$bin" --port 0 --inline-max-kb 64 --max-body-kb 4 --cache-mb 1 \
     --log-file "$tmp/server.log" && started=1
 pid=$SERVER_PID port=$SERVER_PORT
 if [ "$started" = 0 ]; then
