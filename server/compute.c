@@ -2,12 +2,12 @@
  *
  * HTTP threads post tasks on a mutex-guarded list and signal a condition;
  * the executor takes the head: a parallel task runs alone with the team's
- * size, a run of serial tasks at the head (up to the team's size) runs in
- * one parallel region, a task per team thread. libgomp keeps a team's
- * threads for the thread that started it, so with one starting thread the
- * process holds at most --compute-threads computing threads; they are born
- * of the executor and carry its name. Whoever ends a task's work wakes its
- * waiters from this thread (MHD_resume_connection is thread-safe). */
+ * size; a serial one runs in one parallel region with the next serial
+ * tasks of the queue (up to the team's size), a task per team thread. libgomp
+ * keeps a team's threads for the thread that started it, so with one starting
+ * thread the process holds at most --compute-threads computing threads; they
+ * are born of the executor and carry its name. Whoever ends a task's work wakes
+ * its waiters from this thread (MHD_resume_connection is thread-safe). */
 #include "server/compute.h"
 
 #include <malloc.h>
@@ -43,26 +43,35 @@ static double now_s(void)
 
 /* ---- the executor ---- */
 
-/* Take the next batch: one parallel task, or up to max consecutive serial
- * ones. Blocks until there is one or the executor stops (NULL). */
+/* Take the next batch: the head alone if it is a parallel task, else up
+ * to max serial tasks from anywhere in the queue (so encodes keep every
+ * team thread busy even between grids). Blocks until there is one or the
+ * executor stops (NULL). */
 static bgs_task *take_batch(bgs_compute *q, int max, int *n)
 {
     pthread_mutex_lock(&q->lock);
     while (q->head == NULL && !q->stop)
         pthread_cond_wait(&q->more, &q->lock);
-    bgs_task *batch = q->head, *last = q->head;
-    *n = batch != NULL ? 1 : 0;
-    if (batch != NULL && batch->serial) {
-        while (*n < max && last->next != NULL && last->next->serial) {
-            last = last->next;
-            (*n)++;
+    bgs_task *batch = NULL, **tail = &batch;
+    *n = 0;
+    bgs_task **p = &q->head, *prev = NULL;
+    bool serial = q->head != NULL && q->head->serial;
+    while (*p != NULL && *n < max) {
+        bgs_task *t = *p;
+        if (t->serial != serial) {
+            prev = t;
+            p = &t->next;
+            continue;
         }
-    }
-    if (batch != NULL) {
-        q->head = last->next;
-        if (q->head == NULL)
-            q->tail = NULL;
-        last->next = NULL;
+        *p = t->next; /* unlink t */
+        if (q->tail == t)
+            q->tail = prev;
+        t->next = NULL;
+        *tail = t;
+        tail = &t->next;
+        (*n)++;
+        if (!serial)
+            break;
     }
     pthread_mutex_unlock(&q->lock);
     return batch;
