@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The deploy test (make deploy-test):
-#   lint every script in deploy/, tests/deploy/ and tests/ops/ with
-#   shellcheck;
+#   lint every script in deploy/, tests/deploy/ and tests/ops/ with the
+#   linter shellcheck;
 #   the Kubernetes manifests against the Kubernetes JSON schemas
 #   (kubernetes-models, npm) and the field checks of k8s_check.py, which
 #   also cover deploy/compose.yaml and the nginx template;
