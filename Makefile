@@ -198,8 +198,8 @@ $(BUILD)/bench/bench_encode: $(BUILD)/bench/bench_encode.o $(BUILD)/libbgapi.a $
 
 # The server's machinery under load (stalls, threads, memory): a client of
 # the real build/beamgrid, which it starts itself.
-$(BUILD)/bench/bench_stall: $(BUILD)/bench/bench_stall.o
-	$(Q)$(CC) $^ $(LDFLAGS_ALL) -lcurl -lpthread -lm -o $@
+$(BUILD)/bench/bench_stall: $(BUILD)/bench/bench_stall.o $(BUILD)/tests/support/server.o
+	$(Q)$(CC) $^ $(LDFLAGS_ALL) -lcurl -ljansson -lpthread -lm -o $@
 
 # Lint openapi.yaml with Redocly's CLI, pinned in tests/openapi (npm), then
 # check that every documented route answers on the real server as documented.

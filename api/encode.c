@@ -16,8 +16,7 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the binary encoders copy columns as little-endian");
 
-#define BGRD_HEADER 64
-#define NCOLS       5
+#define NCOLS 5
 
 static size_t dtype_size(bg_dtype dt)
 {
@@ -52,16 +51,16 @@ static void put_le(char *p, uint64_t v, int bytes)
 size_t bgapi_bgrd_head(const bg_grid *g, const bg_resolved *r, bg_dtype dt,
                        char *out)
 {
-    memset(out, 0, BGRD_HEADER);
+    memset(out, 0, BGAPI_BGRD_HEAD);
     memcpy(out, "BGRD", 4);
     put_le(out + 4, 1, 2);
     put_le(out + 6, dtype_size(dt), 2);
     put_le(out + 8, g->count, 8);
     put_le(out + 16, NCOLS, 4);
-    put_le(out + 20, BGRD_HEADER, 4);
+    put_le(out + 20, BGAPI_BGRD_HEAD, 4);
     put_le(out + 24, g->points, 8);
     put_le(out + 32, (uint64_t)r->disp.count, 8);
-    return BGRD_HEADER;
+    return BGAPI_BGRD_HEAD;
 }
 
 uint64_t bgapi_encoded_size(const bgapi_view *v, bgapi_repr r)
@@ -72,7 +71,7 @@ uint64_t bgapi_encoded_size(const bgapi_view *v, bgapi_repr r)
     case BGAPI_FMT_NPY:
         return bgapi_npy_head(v->grid->count, r.dtype, head) + data;
     case BGAPI_FMT_BIN:
-        return BGRD_HEADER + data;
+        return BGAPI_BGRD_HEAD + data;
     case BGAPI_FMT_JSON:
     case BGAPI_FMT_TXT:
         break;

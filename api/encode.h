@@ -39,7 +39,9 @@ typedef struct bgapi_encoder bgapi_encoder;
  * where it is not known without encoding (json, txt). */
 uint64_t bgapi_encoded_size(const bgapi_view *v, bgapi_repr r);
 
-#define BGAPI_HEAD_MAX 128 /* bytes of an npy or BGRD header, at most */
+#define BGAPI_HEAD_MAX  128 /* bytes of an npy or BGRD header, at most */
+#define BGAPI_NPY_HEAD  128 /* bytes of the npy header of a (count, 5) array */
+#define BGAPI_BGRD_HEAD 64  /* bytes of the BGRD header */
 
 /* The npy header of a (count, 5) array of dt, Fortran order, into
  * out[0..BGAPI_HEAD_MAX); returns its length (128 for every count). */

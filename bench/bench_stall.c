@@ -24,12 +24,9 @@
  * made (met or not: it is a benchmark), 1 when they could not be (the
  * server did not start, a warm-up request failed, no probe answered). */
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -38,10 +35,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tests/support/server.h"
 
 #define STALL_CLIENTS   6
 #define THREAD_CLIENTS  8
@@ -51,7 +48,6 @@
 #define THREAD_COMPUTE  8
 #define THREAD_GOAL     (1 + THREAD_HTTP + THREAD_COMPUTE + 2)
 #define BYTES_GOAL      48.0
-#define MAX_NAMES       64
 #define REQUEST_TIMEOUT 120L
 
 /* S of bench/http_bench.sh: 4473 sources, cached by the warm-up. */
@@ -82,36 +78,32 @@ static void sleep_ms(double ms)
         ;
 }
 
-/* ---- the server ---- */
+/* ---- the server: tests/support/server.c's, with the log in g_dir ---- */
 
-typedef struct {
-    pid_t pid;
-    int port;
-    char base[64];
-    char log_path[256];
-} server;
-
-static char g_bin[1024];
 static char g_dir[128]; /* temporary folder of the logs */
 
-/* Read one line from fd within timeout_s; 0 or -1. */
-static int read_line(int fd, char *buf, size_t cap, double timeout_s)
+/* Start BEAMGRID_BIN with --log-file g_dir/NAME.log and the given flags
+ * (NULL-terminated). 0, or -1 with a message on stderr. */
+static int server_start(bgt_server *s, const char *name,
+                        const char *const *flags)
 {
-    size_t n = 0;
-    double end = now_s() + timeout_s;
-    while (n + 1 < cap) {
-        struct pollfd p = {fd, POLLIN, 0};
-        int ms = (int)((end - now_s()) * 1000);
-        if (ms <= 0 || poll(&p, 1, ms) <= 0)
-            return -1;
-        if (read(fd, buf + n, 1) <= 0)
-            return -1;
-        if (buf[n] == '\n')
-            break;
-        n++;
-    }
-    buf[n] = '\0';
-    return 0;
+    char log[256];
+    const char *argv[32] = {"--log-file", log};
+    int argc = 2;
+    snprintf(log, sizeof log, "%s/%s.log", g_dir, name);
+    for (int i = 0; flags[i] != NULL && argc < 31; i++)
+        argv[argc++] = flags[i];
+    argv[argc] = NULL;
+    if (bgt_server_start(s, argv) == 0)
+        return 0;
+    fprintf(stderr, "bench_stall: %s did not start (log: %s)\n",
+            getenv("BEAMGRID_BIN"), log);
+    return -1;
+}
+
+static void server_stop(bgt_server *s)
+{
+    bgt_server_stop(s, 15);
 }
 
 /* ---- HTTP (libcurl) ---- */
@@ -230,96 +222,6 @@ static long long body_count(const sink *s, const char *format)
     return -1;
 }
 
-static int wait_healthy(const server *s, double timeout_s)
-{
-    char url[128];
-    sink k;
-    CURL *c = client_new();
-    if (c == NULL)
-        return -1;
-    snprintf(url, sizeof url, "%s/healthz", s->base);
-    double end = now_s() + timeout_s;
-    int ok = -1;
-    while (now_s() < end) {
-        if (request(c, url, NULL, &k, NULL) == 200) {
-            ok = 0;
-            break;
-        }
-        sleep_ms(20); /* polling a starting server */
-    }
-    curl_easy_cleanup(c);
-    return ok;
-}
-
-static void server_stop(server *s)
-{
-    int status;
-    if (s->pid <= 0)
-        return;
-    kill(s->pid, SIGTERM);
-    double end = now_s() + 15;
-    while (waitpid(s->pid, &status, WNOHANG) == 0) {
-        if (now_s() > end) {
-            kill(s->pid, SIGKILL);
-            waitpid(s->pid, &status, 0);
-            break;
-        }
-        sleep_ms(10);
-    }
-    s->pid = 0;
-}
-
-/* Start the server with --bind 127.0.0.1 --port 0 --log-file LOG and the
- * given flags (NULL-terminated). 0, or -1 with a message on stderr. */
-static int server_start(server *s, const char *name, const char *const *flags)
-{
-    char *argv[32];
-    int argc = 0, fds[2];
-    memset(s, 0, sizeof *s);
-    snprintf(s->log_path, sizeof s->log_path, "%s/%s.log", g_dir, name);
-    argv[argc++] = g_bin;
-    argv[argc++] = "--bind";
-    argv[argc++] = "127.0.0.1";
-    argv[argc++] = "--port";
-    argv[argc++] = "0";
-    argv[argc++] = "--log-file";
-    argv[argc++] = s->log_path;
-    for (int i = 0; flags[i] != NULL && argc < 31; i++)
-        argv[argc++] = (char *)flags[i];
-    argv[argc] = NULL;
-    if (pipe(fds) != 0)
-        return -1;
-    s->pid = fork();
-    if (s->pid < 0)
-        return -1;
-    if (s->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int err = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fds[1], STDOUT_FILENO);
-        if (err >= 0)
-            dup2(err, STDERR_FILENO);
-        close(fds[0]);
-        execv(g_bin, argv);
-        fprintf(stderr, "exec %s: %s\n", g_bin, strerror(errno));
-        _exit(127);
-    }
-    close(fds[1]);
-    char line[2048];
-    const char *p;
-    if (read_line(fds[0], line, sizeof line, 15.0) == 0 &&
-        (p = strstr(line, "\"port\":")) != NULL)
-        s->port = atoi(p + 7);
-    close(fds[0]);
-    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
-    if (s->port <= 0 || wait_healthy(s, 15.0) != 0) {
-        fprintf(stderr, "bench_stall: %s did not start (log: %s)\n", g_bin,
-                s->log_path);
-        server_stop(s);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- statistics ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -347,7 +249,7 @@ static void print_latencies(const char *label, double *v, size_t n)
 /* ---- load clients ---- */
 
 typedef struct {
-    const server *srv;
+    const bgt_server *srv;
     int id;
     int divsteps;
     const char *format;
@@ -404,7 +306,7 @@ typedef struct {
 } load_total;
 
 /* Start n loaders (join_load waits for them). */
-static void run_load(const server *s, loader *l, pthread_t *t, int n,
+static void run_load(const bgt_server *s, loader *l, pthread_t *t, int n,
                      int divsteps, const char *format, double lambda0,
                      double seconds)
 {
@@ -458,7 +360,7 @@ static void print_load(const char *what, const load_total *t, double seconds)
 }
 
 /* The unlabelled sample `name` of /metrics; -1 if absent. */
-static double metric(CURL *c, const server *s, const char *name)
+static double metric(CURL *c, const bgt_server *s, const char *name)
 {
     char url[128];
     snprintf(url, sizeof url, "%s/metrics", s->base);
@@ -505,7 +407,7 @@ static void print_computed(double before, double after, long ok)
 /* ---- 1. stalls ---- */
 
 typedef struct {
-    const server *srv;
+    const bgt_server *srv;
     const char *s_path;
     atomic_int *stop;
     double *ms[2]; /* 0: /healthz, 1: S */
@@ -549,7 +451,7 @@ static void *run_prober(void *arg)
 static int phase_stall(double seconds)
 {
     static const char *const flags[] = {NULL};
-    server s;
+    bgt_server s;
     sink k;
     char url[1200], body[256];
     int rc = 1;
@@ -649,77 +551,26 @@ out:
 /* ---- 2. threads ---- */
 
 typedef struct {
-    char name[20];
-    int count;
-} name_count;
-
-typedef struct {
     pid_t pid;
     atomic_int *stop;
     int peak, samples, compute_peak;
-    name_count at_peak[MAX_NAMES];
-    int n_at_peak;
+    bgt_threads at_peak;
 } sampler;
-
-/* One look at /proc/pid/task: the number of threads, and their names. */
-static int sample_tasks(pid_t pid, name_count *names, int *n_names)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return -1;
-    int total = 0;
-    *n_names = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        total++;
-        char comm_path[300], comm[20] = "?";
-        snprintf(comm_path, sizeof comm_path, "/proc/%d/task/%s/comm", (int)pid,
-                 e->d_name);
-        FILE *f = fopen(comm_path, "r");
-        if (f != NULL) {
-            if (fgets(comm, sizeof comm, f) == NULL)
-                snprintf(comm, sizeof comm, "?");
-            comm[strcspn(comm, "\n")] = '\0';
-            fclose(f);
-        }
-        int i = 0;
-        while (i < *n_names && strcmp(names[i].name, comm) != 0)
-            i++;
-        if (i == *n_names && i < MAX_NAMES) {
-            snprintf(names[i].name, sizeof names[i].name, "%s", comm);
-            names[i].count = 0;
-            (*n_names)++;
-        }
-        if (i < MAX_NAMES)
-            names[i].count++;
-    }
-    closedir(d);
-    return total;
-}
 
 static void *run_sampler(void *arg)
 {
     sampler *s = arg;
-    name_count names[MAX_NAMES];
-    int n;
+    bgt_threads now;
     while (atomic_load(s->stop) == 0) {
-        int total = sample_tasks(s->pid, names, &n);
+        int total = bgt_threads_look(s->pid, &now);
         if (total > 0) {
             s->samples++;
-            int compute = 0;
-            for (int i = 0; i < n; i++)
-                if (strncmp(names[i].name, "bg-compute", 10) == 0)
-                    compute += names[i].count;
+            int compute = bgt_threads_named(&now, "bg-compute");
             if (compute > s->compute_peak)
                 s->compute_peak = compute;
             if (total > s->peak) {
                 s->peak = total;
-                memcpy(s->at_peak, names, sizeof names);
-                s->n_at_peak = n;
+                s->at_peak = now;
             }
         }
         sleep_ms(10); /* the sampling interval */
@@ -734,15 +585,14 @@ static int phase_threads(double seconds)
     snprintf(compute, sizeof compute, "%d", THREAD_COMPUTE);
     const char *const flags[] = {"--threads", http, "--compute-threads",
                                  compute, NULL};
-    server s;
+    bgt_server s;
     fprintf(stderr, "bench_stall: 2. threads (%.0f s)\n", seconds);
     if (server_start(&s, "threads", flags) != 0)
         return 1;
     atomic_int stop = 0;
     sampler sm = {.pid = s.pid, .stop = &stop};
-    name_count idle_names[MAX_NAMES];
-    int n_idle;
-    int idle = sample_tasks(s.pid, idle_names, &n_idle);
+    bgt_threads idle;
+    bgt_threads_look(s.pid, &idle);
     pthread_t st;
     if (pthread_create(&st, NULL, run_sampler, &sm) != 0) {
         server_stop(&s);
@@ -766,15 +616,11 @@ static int phase_threads(double seconds)
            "never-seen\n   grids as npy for %.0f s; /proc/<pid>/task sampled "
            "every 10 ms (%d samples).\n",
            THREAD_HTTP, THREAD_COMPUTE, THREAD_CLIENTS, seconds, sm.samples);
-    printf("  idle: %d threads (", idle);
-    for (int i = 0; i < n_idle; i++)
-        printf("%s%s %d", i ? ", " : "", idle_names[i].name,
-               idle_names[i].count);
-    printf(")\n  peak: %d threads (", sm.peak);
-    for (int i = 0; i < sm.n_at_peak; i++)
-        printf("%s%s %d", i ? ", " : "", sm.at_peak[i].name,
-               sm.at_peak[i].count);
-    printf(")\n");
+    char names[512];
+    bgt_threads_format(&idle, names, sizeof names);
+    printf("  idle: %d threads (%s)\n", idle.total, names);
+    bgt_threads_format(&sm.at_peak, names, sizeof names);
+    printf("  peak: %d threads (%s)\n", sm.peak, names);
     printf("  peak threads named bg-compute*: %d (at most %d wanted)\n",
            sm.compute_peak, THREAD_COMPUTE);
     print_load("POSTs", &tot, load_s);
@@ -814,7 +660,7 @@ static int phase_memory(void)
 {
     static const char *const flags[] = {"--cache-mb", "2048", "--max-memory-mb",
                                         "4096", NULL};
-    server s;
+    bgt_server s;
     sink k;
     char url[1200], body[256], paths[MEM_GRIDS][1024];
     long long sources = 0, cnt_min = -1, cnt_max = 0;
@@ -935,17 +781,19 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *bin = optind < argc ? argv[optind] : getenv("BEAMGRID_BIN");
-    snprintf(g_bin, sizeof g_bin, "%s", bin ? bin : "build/beamgrid");
-    if (access(g_bin, X_OK) != 0) {
-        fprintf(stderr, "bench_stall: %s: not an executable\n", g_bin);
+    if (bin == NULL)
+        bin = "build/beamgrid";
+    if (access(bin, X_OK) != 0) {
+        fprintf(stderr, "bench_stall: %s: not an executable\n", bin);
         return 1;
     }
+    setenv("BEAMGRID_BIN", bin, 1); /* for bgt_server_start */
     snprintf(g_dir, sizeof g_dir, "/tmp/bench_stall.XXXXXX");
     if (mkdtemp(g_dir) == NULL || curl_global_init(CURL_GLOBAL_ALL) != 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("%s, %ld CPUs, loopback; bounded runs.\n\n", g_bin, cpus);
+    printf("%s, %ld CPUs, loopback; bounded runs.\n\n", bin, cpus);
     fflush(stdout);
     int rc = 0;
     if (strchr(phases, '1') && phase_stall(stall_s) != 0)

@@ -192,11 +192,6 @@ int bgs_compute_post(bgs_compute *q, bgs_task *t)
     return 0;
 }
 
-int bgs_compute_threads(const bgs_compute *q)
-{
-    return q->lim.threads;
-}
-
 /* ---- grids ---- */
 
 /* Allocate and fill with the npy header in the lead; pure apart from the
@@ -236,12 +231,17 @@ static void end_grid(bgs_compute *q, bgs_entry *e, bg_status s, bg_grid *g,
     bgs_cache_unreserve(q->cache, bgs_grid_bytes(count, false));
 }
 
+void bgs_compute_overloaded(bgs_compute *q, const char *why, bgapi_problem *p)
+{
+    bgs_metrics_shed(q->metrics);
+    bgapi_problem_set(p, 503, "overloaded", "Server overloaded", NULL,
+                      "%s; retry shortly", why);
+}
+
 int bgs_compute_shed(bgs_compute *q, bgs_entry *e, const char *why)
 {
     bgapi_problem p;
-    bgs_metrics_shed(q->metrics);
-    bgapi_problem_set(&p, 503, "overloaded", "Server overloaded", NULL,
-                      "%s; retry shortly", why);
+    bgs_compute_overloaded(q, why, &p);
     bgs_cache_fail(e, &p);
     return -1;
 }
@@ -319,8 +319,7 @@ int bgs_compute_submit(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
         bgs_entry_release(e);
         free(j);
         bgs_cache_unreserve(q->cache, bgs_grid_bytes(count, false));
-        return bgs_compute_shed(q, e,
-                                "too many large computations are waiting");
+        return bgs_compute_shed(q, e, BGS_COMPUTE_BUSY);
     }
     return 0;
 }

@@ -55,9 +55,6 @@ void bgs_compute_free(bgs_compute *q);
  * queued: the caller answers 503). Thread-safe. */
 int bgs_compute_post(bgs_compute *q, bgs_task *t);
 
-/* The team size (--compute-threads resolved). */
-int bgs_compute_threads(const bgs_compute *q);
-
 /* Fill the grid of *r (count sources, from bg_grid_count) into a cached
  * block (BGS_GRID_LEAD bytes of lead holding its npy header) and end the
  * owner's entry e with it, in the calling thread with one thread. If its
@@ -71,8 +68,14 @@ void bgs_compute_inline(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
 int bgs_compute_submit(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
                        uint64_t count);
 
-/* Fail owner's entry e with 503 "overloaded" (why: the detail), counting
- * the shed. Returns -1. */
+/* The detail of a 503 when max_pending tasks already wait. */
+#define BGS_COMPUTE_BUSY "too many large computations are waiting"
+
+/* Count a shed and set *p to the 503 "overloaded" problem (why: the
+ * detail, "; retry shortly" appended). */
+void bgs_compute_overloaded(bgs_compute *q, const char *why, bgapi_problem *p);
+
+/* Fail owner's entry e with that problem. Returns -1. */
 int bgs_compute_shed(bgs_compute *q, bgs_entry *e, const char *why);
 
 #endif

@@ -358,6 +358,31 @@ static void bgrd_head_free(void *cls)
     free(h);
 }
 
+_Static_assert(BGS_GRID_LEAD == BGAPI_NPY_HEAD,
+               "the npy header fills a cached grid's lead");
+
+/* The five float64 columns of a cached grid, back to back in its block. */
+static uint64_t columns_bytes(const bg_grid *g)
+{
+    return g->count * 5u * sizeof(double);
+}
+
+/* The length of the body the entry holds for the request's
+ * representation: the block (npy: lead and columns; BGRD: its own header
+ * and the columns) or a slot's body (0 if there is none). */
+static uint64_t entry_body_size(bgs_request *req)
+{
+    const bg_grid *g = bgs_entry_grid(req->entry);
+    const char *buf;
+    size_t len = 0;
+    if (block_repr(req->repr))
+        return (req->repr.format == BGAPI_FMT_BIN ? BGAPI_BGRD_HEAD
+                                                  : BGS_GRID_LEAD) +
+               columns_bytes(g);
+    bgs_entry_repr(req->entry, bgapi_repr_slot(req->repr), &buf, &len);
+    return len;
+}
+
 /* The response for a body the entry holds (the block, or a slot's body),
  * or NULL if it holds none (or without memory). `ref`: the response takes
  * an entry reference (a response of this request); without, it borrows
@@ -370,24 +395,24 @@ static struct MHD_Response *entry_body(bgs_request *req, bool ref,
     const char *buf = NULL;
     size_t len = 0;
     struct MHD_Response *resp = NULL;
+    *size = entry_body_size(req);
     if (req->repr.format == BGAPI_FMT_BIN && block_repr(req->repr)) {
         bgrd_head *h = calloc(1, sizeof *h);
         if (h == NULL)
             return NULL;
         size_t n = bgapi_bgrd_head(g, &req->resolved, BG_F64, h->head);
-        struct MHD_IoVec iov[2] = {{h->head, n}, {g->x, g->count * 40u}};
+        struct MHD_IoVec iov[2] = {{h->head, n}, {g->x, columns_bytes(g)}};
         h->entry = ref ? e : NULL;
         if (ref)
             bgs_entry_retain(e);
         resp = MHD_create_response_from_iovec(iov, 2, bgrd_head_free, h);
         if (resp == NULL)
             bgrd_head_free(h);
-        *size = n + g->count * 40u;
         return resp;
     }
     if (block_repr(req->repr)) {
-        buf = (const char *)g->x - 128;
-        len = 128 + g->count * 40u;
+        buf = g->block; /* the lead is the npy header */
+        len = (size_t)*size;
     } else if (bgs_entry_repr(e, bgapi_repr_slot(req->repr), &buf, &len) != 0) {
         return NULL;
     }
@@ -401,33 +426,16 @@ static struct MHD_Response *entry_body(bgs_request *req, bool ref,
         resp = MHD_create_response_from_buffer(len, (void *)buf,
                                                MHD_RESPMEM_PERSISTENT);
     }
-    *size = len;
     return resp;
-}
-
-/* The length of the body entry_body sends. */
-static uint64_t entry_body_size(bgs_request *req)
-{
-    const char *buf;
-    size_t len = 0;
-    if (block_repr(req->repr))
-        return (req->repr.format == BGAPI_FMT_BIN ? 64u : 128u) +
-               count_of(req) * 40u;
-    bgs_entry_repr(req->entry, bgapi_repr_slot(req->repr), &buf, &len);
-    return len;
 }
 
 /* ---- headers and answers ---- */
 
 static void grid_headers(bgs_request *req, struct MHD_Response *resp)
 {
-    char *location = malloc(req->key.id_len + 16);
-    if (location != NULL) {
-        snprintf(location, req->key.id_len + 16, "/v1/sources/%s", req->key.id);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LOCATION,
-                                location);
-        free(location);
-    }
+    char location[BGAPI_ID_MAX + 16];
+    snprintf(location, sizeof location, "/v1/sources/%s", req->key.id);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LOCATION, location);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, req->key.etag);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");
     if (req->route.id == BGAPI_ROUTE_SOURCES_GET)
@@ -446,10 +454,7 @@ static enum MHD_Result out_of_memory(bgs_request *req)
 static enum MHD_Result overloaded(bgs_request *req)
 {
     bgapi_problem p;
-    bgs_metrics_shed(req->srv->metrics);
-    bgapi_problem_set(&p, 503, "overloaded", "Server overloaded", NULL,
-                      "too many large computations are waiting; retry "
-                      "shortly");
+    bgs_compute_overloaded(req->srv->compute, BGS_COMPUTE_BUSY, &p);
     return bgs_respond_problem(req, &p);
 }
 
@@ -471,7 +476,7 @@ static int shared_hit(bgs_request *req, enum MHD_Result *r)
         return 0;
     int slot = bgapi_repr_slot(req->repr);
     struct MHD_Response *resp = bgs_entry_repr_extra(req->entry, slot);
-    uint64_t size = 0;
+    uint64_t size = entry_body_size(req);
     if (resp == NULL) {
         resp = entry_body(req, false, &size);
         if (resp == NULL)
@@ -486,7 +491,6 @@ static int shared_hit(bgs_request *req, enum MHD_Result *r)
         if (resp == NULL)
             return 0;
     }
-    size = entry_body_size(req);
     *r = bgs_respond_shared(req, 200, resp, size);
     return 1;
 }
@@ -620,7 +624,7 @@ static enum MHD_Result compute(bgs_request *req)
         bgs_cache_fail(req->entry, &p);
         return respond_entry(req);
     }
-    if (inline_work(req, count * 40u)) {
+    if (inline_work(req, count * 5u * sizeof(double))) {
         bgs_compute_inline(req->srv->compute, req->entry, &req->resolved,
                            count);
         return respond_entry(req);

@@ -9,7 +9,6 @@
  * answered 200. The three are expectations, so a failing run reports each
  * of them. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -65,66 +64,20 @@ static void *run_client(void *arg)
     return NULL;
 }
 
-/* One look at /proc/pid/task: the thread count, the bg-compute* count and
- * the names with their counts. */
-static int look(pid_t pid, int *compute, char *names, size_t cap)
-{
-    char path[64], seen[64][20];
-    int counts[64], n = 0, total = 0;
-    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return -1;
-    *compute = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        total++;
-        char comm_path[400], comm[20] = "?";
-        snprintf(comm_path, sizeof comm_path, "%s/%s/comm", path, e->d_name);
-        FILE *f = fopen(comm_path, "r");
-        if (f != NULL) {
-            if (fgets(comm, sizeof comm, f) == NULL)
-                snprintf(comm, sizeof comm, "?");
-            comm[strcspn(comm, "\n")] = '\0';
-            fclose(f);
-        }
-        if (strncmp(comm, "bg-compute", 10) == 0)
-            (*compute)++;
-        int i = 0;
-        while (i < n && strcmp(seen[i], comm) != 0)
-            i++;
-        if (i == n && n < 64) {
-            snprintf(seen[n], sizeof seen[n], "%s", comm);
-            counts[n++] = 0;
-        }
-        if (i < n)
-            counts[i]++;
-    }
-    closedir(d);
-    size_t len = 0;
-    names[0] = '\0';
-    for (int i = 0; i < n && len < cap; i++)
-        len += (size_t)snprintf(names + len, cap - len, "%s%s %d",
-                                i ? ", " : "", seen[i], counts[i]);
-    return total;
-}
-
 static void *run_sampler(void *arg)
 {
     sampler *s = arg;
-    char names[512];
+    bgt_threads now;
     while (atomic_load(s->stop) == 0) {
-        int compute;
-        int total = look(s->pid, &compute, names, sizeof names);
+        int total = bgt_threads_look(s->pid, &now);
+        int compute = bgt_threads_named(&now, "bg-compute");
         if (total > 0) {
             s->samples++;
             if (compute > s->compute_peak)
                 s->compute_peak = compute;
             if (total > s->peak) {
                 s->peak = total;
-                snprintf(s->at_peak, sizeof s->at_peak, "%s", names);
+                bgt_threads_format(&now, s->at_peak, sizeof s->at_peak);
             }
         }
         /* the sampling interval (a measurement, not a synchronisation) */

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "api/ids.h"
 #include "server/cache.h"
@@ -255,9 +255,39 @@ static void blocking_wake(bgs_waiter *w)
     pthread_mutex_unlock(&b->lock);
 }
 
+/* A count of threads that reached a point, and a condition to wait for
+ * it on. */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int n;
+} counter;
+
+static void counter_add(counter *k)
+{
+    pthread_mutex_lock(&k->lock);
+    k->n++;
+    pthread_cond_broadcast(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+}
+
+/* Wait until k reaches want, 10 s at most. */
+static void counter_await(counter *k, int want)
+{
+    struct timespec end;
+    clock_gettime(CLOCK_REALTIME, &end);
+    end.tv_sec += 10;
+    pthread_mutex_lock(&k->lock);
+    while (k->n < want && pthread_cond_timedwait(&k->cond, &k->lock, &end) == 0)
+        ;
+    int n = k->n;
+    pthread_mutex_unlock(&k->lock);
+    cr_assert_eq(n, want, "only %d of %d", n, want);
+}
+
 typedef struct {
     bgs_cache *c;
-    atomic_int *waiting; /* threads that subscribed */
+    counter *waiting; /* threads that subscribed */
     bgs_lookup how;
     bgs_entry *e;
     double mark;
@@ -273,7 +303,7 @@ static void *blocking_waiter(void *p)
                        false};
     a->how = lookup(a->c, "k", &a->e);
     if (bgs_cache_subscribe(a->e, &b.w) == 0) {
-        atomic_fetch_add(a->waiting, 1);
+        counter_add(a->waiting);
         pthread_mutex_lock(&b.lock);
         while (!b.woken)
             pthread_cond_wait(&b.cond, &b.lock);
@@ -285,19 +315,11 @@ static void *blocking_waiter(void *p)
     return NULL;
 }
 
-/* Wait (polling, with a deadline) until *n reaches want. */
-static void await_count(atomic_int *n, int want)
-{
-    for (int i = 0; i < 10000 && atomic_load(n) < want; i++)
-        usleep(1000);
-    cr_assert_eq(atomic_load(n), want, "only %d of %d", atomic_load(n), want);
-}
-
 Test(cache, concurrent_misses_compute_once)
 {
     bgs_cache *c = bgs_cache_new(1 << 20, UINT64_MAX);
     bgs_entry *owner;
-    atomic_int waiting = 0;
+    counter waiting = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     cr_assert_eq(lookup(c, "k", &owner), BGS_LOOKUP_MISS);
     pthread_t t[8];
     waiter_arg a[8];
@@ -305,7 +327,7 @@ Test(cache, concurrent_misses_compute_once)
         a[i] = (waiter_arg){.c = c, .waiting = &waiting};
         pthread_create(&t[i], NULL, blocking_waiter, &a[i]);
     }
-    await_count(&waiting, 8); /* every waiter is blocked on the entry */
+    counter_await(&waiting, 8); /* every waiter is blocked on the entry */
     bg_grid g = make_grid(99);
     bgs_cache_complete(owner, &g);
     for (int i = 0; i < 8; i++) {

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -332,4 +333,68 @@ int bgt_dial(int port, int recv_timeout_s)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     }
     return fd;
+}
+
+/* ---- threads ---- */
+
+/* The name of thread `task` of pid into comm (cap bytes), "?" if gone. */
+static void thread_name(pid_t pid, const char *task, char *comm, size_t cap)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/proc/%d/task/%s/comm", (int)pid, task);
+    FILE *f = fopen(path, "r");
+    snprintf(comm, cap, "?");
+    if (f == NULL)
+        return;
+    if (fgets(comm, (int)cap, f) == NULL)
+        snprintf(comm, cap, "?");
+    comm[strcspn(comm, "\n")] = '\0';
+    fclose(f);
+}
+
+int bgt_threads_look(pid_t pid, bgt_threads *out)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    memset(out, 0, sizeof *out);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        out->total++;
+        char comm[20];
+        thread_name(pid, e->d_name, comm, sizeof comm);
+        int i = 0;
+        while (i < out->n_names && strcmp(out->names[i].name, comm) != 0)
+            i++;
+        if (i == out->n_names && i < BGT_THREAD_NAMES) {
+            snprintf(out->names[i].name, sizeof out->names[i].name, "%s", comm);
+            out->n_names++;
+        }
+        if (i < out->n_names)
+            out->names[i].count++;
+    }
+    closedir(d);
+    return out->total;
+}
+
+int bgt_threads_named(const bgt_threads *t, const char *prefix)
+{
+    int n = 0;
+    for (int i = 0; i < t->n_names; i++)
+        if (strncmp(t->names[i].name, prefix, strlen(prefix)) == 0)
+            n += t->names[i].count;
+    return n;
+}
+
+void bgt_threads_format(const bgt_threads *t, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < t->n_names && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s %d", i ? ", " : "",
+                                t->names[i].name, t->names[i].count);
 }

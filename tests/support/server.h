@@ -72,6 +72,28 @@ double bgt_metric(const char *metrics_text, const char *name);
  * nothing open) if the connection failed. */
 int bgt_dial(int port, int recv_timeout_s);
 
+/* The threads of a process, by name: one look at /proc/<pid>/task (a
+ * thread's name is its comm). */
+#define BGT_THREAD_NAMES 32
+typedef struct {
+    int total;   /* threads */
+    int n_names; /* distinct names, at most BGT_THREAD_NAMES kept */
+    struct {
+        char name[20];
+        int count;
+    } names[BGT_THREAD_NAMES];
+} bgt_threads;
+
+/* Look at pid's threads into *out. Returns the thread count, or -1 if the
+ * process is gone. */
+int bgt_threads_look(pid_t pid, bgt_threads *out);
+
+/* The threads whose name begins with prefix. */
+int bgt_threads_named(const bgt_threads *t, const char *prefix);
+
+/* "name count, name count, ..." into buf[0..cap). */
+void bgt_threads_format(const bgt_threads *t, char *buf, size_t cap);
+
 /* Read a whole file into a malloc'd NUL-terminated buffer; NULL on error. */
 char *bgt_read_file(const char *path, size_t *len);
 
