@@ -19,7 +19,7 @@ FROM debian:bookworm AS builder
 
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      build-essential libmicrohttpd-dev libjansson-dev libuv1-dev \
+      build-essential libmicrohttpd-dev libjansson-dev libuv1-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src

@@ -38,13 +38,13 @@ STD = -std=c11 -D_GNU_SOURCE -ffp-contract=off -fno-fast-math
 DEPS_PKGS = libmicrohttpd-dev libjansson-dev libuv1-dev libcriterion-dev \
             libcurl4-openssl-dev pkg-config python3-jsonschema clang-format \
             nginx-light curl wrk shellcheck gettext-base python3-yaml \
-            python3-numpy valgrind openssl iproute2 procps
+            python3-numpy valgrind openssl iproute2 procps zlib1g-dev
 SAN_FLAGS = $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
 
 CFLAGS_ALL = $(STD) $(OPTIMIZATION) -g $(WARN) -fopenmp -MMD -MP $(SAN_FLAGS) \
              -I. $(CFLAGS)
 LDFLAGS_ALL = -fopenmp $(SAN_FLAGS) $(LDFLAGS)
-LIBS_SERVER = -lmicrohttpd -ljansson -luv -lm -lpthread
+LIBS_SERVER = -lmicrohttpd -ljansson -luv -lz -lm -lpthread
 LIBS_TEST = -lcriterion -lcurl
 
 CORE_SRC = $(wildcard core/*.c)
@@ -194,7 +194,7 @@ $(BUILD)/bench/bench_core: $(BUILD)/bench/bench_core.o $(BUILD)/libbgcore.a
 	$(Q)$(CC) $^ $(LDFLAGS_ALL) -lm -o $@
 
 $(BUILD)/bench/bench_encode: $(BUILD)/bench/bench_encode.o $(BUILD)/libbgapi.a $(BUILD)/libbgcore.a
-	$(Q)$(CC) $^ $(LDFLAGS_ALL) -ljansson -lm -o $@
+	$(Q)$(CC) $^ $(LDFLAGS_ALL) -ljansson -lz -lm -o $@
 
 # The server's machinery under load (stalls, threads, memory): a client of
 # the real build/beamgrid, which it starts itself.
@@ -219,7 +219,7 @@ fuzz: deps
 	$(call install-missing,$(FUZZ_PKGS))
 	@mkdir -p build-fuzz/findings build-fuzz/corpus
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_request.c $(CORE_SRC) $(API_SRC) \
-	  -ljansson -lm -o build-fuzz/fuzz_request
+	  -ljansson -lz -lm -o build-fuzz/fuzz_request
 	./build-fuzz/fuzz_request -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/findings/ \
 	  build-fuzz/corpus tests/fuzz/corpus

@@ -5,8 +5,8 @@
  * mid-item, so any cap >= 1 works. NumPy .npy (v1.0, Fortran order, so the
  * (N, 5) array is the grid's five columns one after the other) and BGRD (a
  * 64-byte header, then the same columns) are a header plus straight column
- * copies, cast element by element when the dtypes differ. JSON and txt live
- * in encode_json.c and encode_txt.c. */
+ * copies, cast element by element when the dtypes differ. JSON, txt and
+ * npz live in encode_json.c, encode_txt.c and encode_npz.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +72,8 @@ uint64_t bgapi_encoded_size(const bgapi_view *v, bgapi_repr r)
         return bgapi_npy_head(v->grid->count, r.dtype, head) + data;
     case BGAPI_FMT_BIN:
         return BGAPI_BGRD_HEAD + data;
+    case BGAPI_FMT_NPZ:
+        return bgapi_npz_size(v->grid->count, r.dtype);
     case BGAPI_FMT_JSON:
     case BGAPI_FMT_TXT:
         break;
@@ -120,6 +122,8 @@ bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r)
         e->head_len = bgapi_npy_head(v->grid->count, r.dtype, e->head);
     else if (r.format == BGAPI_FMT_BIN)
         e->head_len = bgapi_bgrd_head(v->grid, v->resolved, r.dtype, e->head);
+    else if (r.format == BGAPI_FMT_NPZ)
+        bgapi_npz_init(e);
     return e;
 }
 
@@ -142,11 +146,10 @@ static void cast_elem(const void *src, bg_dtype src_dt, uint64_t i, char *elem)
     }
 }
 
-/* Copy bytes [off, off + n) of a column stored as src_dt, as if it were
- * stored as dst_dt: a memcpy when they agree, else whole elements cast in
- * a plain loop and partial ones (a chunk boundary) through a scratch. */
-static void copy_column(const void *src, bg_dtype src_dt, bg_dtype dst_dt,
-                        uint64_t off, size_t n, char *out)
+/* A memcpy when the dtypes agree, else whole elements cast in a plain loop
+ * and partial ones (a chunk boundary) through a scratch. */
+void bgapi_copy_column(const void *src, bg_dtype src_dt, bg_dtype dst_dt,
+                       uint64_t off, size_t n, char *out)
 {
     if (src_dt == dst_dt) {
         memcpy(out, (const char *)src + off, n);
@@ -209,7 +212,8 @@ static size_t binary_fill(bgapi_encoder *e, char *out, size_t cap)
             uint64_t in_col = data_off - c * col_bytes;
             uint64_t left = col_bytes - in_col;
             k = left < cap - n ? (size_t)left : cap - n;
-            copy_column(cols[c], g->dtype, e->r.dtype, in_col, k, out + n);
+            bgapi_copy_column(cols[c], g->dtype, e->r.dtype, in_col, k,
+                              out + n);
         }
         n += k;
         e->index += k;
@@ -226,6 +230,8 @@ static size_t fill(bgapi_encoder *e, char *out, size_t cap)
         return bgapi_json_fill(e, out, cap);
     case BGAPI_FMT_TXT:
         return bgapi_txt_fill(e, out, cap);
+    case BGAPI_FMT_NPZ:
+        return bgapi_npz_fill(e, out, cap);
     case BGAPI_FMT_NPY:
     case BGAPI_FMT_BIN:
         break;

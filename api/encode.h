@@ -1,12 +1,14 @@
-/* encode.h - the four representations of a grid.
+/* encode.h - the five representations of a grid.
  *
  * JSON (every number parses back to the identical double), NumPy .npy
  * (shape (N, 5): x, y, z, weight, wavelength_m; <f8 or <f4), the compact
- * binary layout "BGRD" (documented in openapi.yaml and README), and the
+ * binary layout "BGRD" (documented in openapi.yaml and README), the
  * nanoBragg -sourcefile text (SPEC 2.5, 17 significant digits, "\n" line
- * ends, no header). Encoders are incremental: a caller pulls chunks into its
- * own buffer, so a large response streams from the grid's arrays without a
- * second full copy; bgapi_encode_all builds the whole thing for caching. */
+ * ends, no header), and the NumPy .npz of directions (N, 3), weights and
+ * wavelengths (docs/formats.md). Encoders are incremental: a caller pulls
+ * chunks into its own buffer, so a large response streams from the grid's
+ * arrays without a second full copy; bgapi_encode_all builds the whole thing
+ * for caching. */
 #ifndef BGAPI_ENCODE_H
 #define BGAPI_ENCODE_H
 
@@ -14,6 +16,7 @@
 #include <stdint.h>
 
 #include "api/negotiate.h"
+#include "api/problem.h"
 #include "core/grid.h"
 #include "core/resolve.h"
 
@@ -59,6 +62,35 @@ size_t bgapi_bgrd_head(const bg_grid *g, const bg_resolved *r, bg_dtype dt,
  * length; else returns 0. Lets a caller send the grid without encoding. */
 size_t bgapi_binary_layout(const bgapi_view *v, bgapi_repr r, char *head,
                            const void *cols[5]);
+
+/* ---- npz (api/encode_npz.c; docs/formats.md) ---- */
+
+/* Members of the npz: directions.npy, weights.npy, wavelengths.npy. */
+#define BGAPI_NPZ_MEMBERS 3
+/* Segments of the body: per member a local header, the .npy header, the
+ * data and a data descriptor; a central header per member; the end. */
+#define BGAPI_NPZ_SEGS (5 * BGAPI_NPZ_MEMBERS + 1)
+/* The largest npz written: without ZIP64, zip sizes and offsets are 32
+ * bits (0xffffffff itself would mean "see ZIP64"). */
+#define BGAPI_NPZ_MAX UINT64_C(0xfffffffe)
+
+/* Where everything of an npz lies: segment s is bytes [start[s],
+ * start[s + 1]); member_size is a member's .npy (header and data). */
+typedef struct {
+    uint64_t start[BGAPI_NPZ_SEGS + 1];
+    uint64_t member_size[BGAPI_NPZ_MEMBERS];
+    uint64_t central_off, central_size;
+    uint64_t size; /* the whole body */
+} bgapi_npz_layout;
+
+void bgapi_npz_layout_make(bgapi_npz_layout *l, uint64_t count, bg_dtype dt);
+
+/* The exact byte size of the npz of count sources as dt. */
+uint64_t bgapi_npz_size(uint64_t count, bg_dtype dt);
+
+/* 0 if the npz of count sources as dt fits BGAPI_NPZ_MAX; else -1 with a
+ * 422 in *prob naming the size and the formats to use instead. */
+int bgapi_npz_check(uint64_t count, bg_dtype dt, bgapi_problem *prob);
 
 /* A new encoder of representation r over *v (borrowed). NULL on allocation
  * failure. Free with bgapi_encoder_free. */

@@ -25,6 +25,13 @@ typedef struct {
     char text[BG_FMT_DOUBLE_MAX];
 } bgapi_memo;
 
+/* The npz encoder's state (api/encode_npz.c). */
+typedef struct {
+    bgapi_npz_layout layout;
+    uint32_t crc[BGAPI_NPZ_MEMBERS]; /* so far, then whole */
+    int seg;                         /* the segment index is in */
+} bgapi_npz_state;
+
 struct bgapi_encoder {
     bgapi_view v;
     bgapi_repr r;
@@ -38,6 +45,7 @@ struct bgapi_encoder {
     bgapi_memo memo[BGAPI_MEMO_SLOTS];
     uint32_t memo_probes, memo_hits; /* in the current window */
     uint32_t memo_skip;              /* numbers to format without memo */
+    bgapi_npz_state npz;
 };
 
 #define BGAPI_STAGE_DONE (-1)
@@ -48,6 +56,16 @@ struct bgapi_encoder {
  * end (stage BGAPI_STAGE_DONE). */
 size_t bgapi_json_fill(bgapi_encoder *e, char *out, size_t cap);
 size_t bgapi_txt_fill(bgapi_encoder *e, char *out, size_t cap);
+
+/* The npz encoder: set up its layout and CRCs; fill as above (whole
+ * bytes [index, ...), any cap). */
+void bgapi_npz_init(bgapi_encoder *e);
+size_t bgapi_npz_fill(bgapi_encoder *e, char *out, size_t cap);
+
+/* Copy bytes [off, off + n) of a column stored as src_dt, as if it were
+ * stored as dst_dt (api/encode.c). */
+void bgapi_copy_column(const void *src, bg_dtype src_dt, bg_dtype dst_dt,
+                       uint64_t off, size_t n, char *out);
 
 /* Upper bounds of the JSON and txt sizes of *v, for bgapi_encode_all. */
 uint64_t bgapi_json_bound(const bgapi_view *v);

@@ -1,18 +1,20 @@
 /* negotiate.c - choosing a representation: ?format= over Accept (RFC 9110
  * media ranges with q-values and wildcards, the most specific range
- * deciding each type's quality), ?dtype= for npy and bin, and the static
+ * deciding each type's quality), ?dtype= for npy, bin and npz, and the static
  * names (Content-Type, tag, slot) of each representation. */
 #include "api/negotiate.h"
 
 #include <string.h>
 #include <strings.h>
 
-#define NFORMATS 4
+#define NFORMATS 5
 
-static const char *const format_names[NFORMATS] = {"json", "npy", "bin", "txt"};
+/* In bgapi_format's order, which is also the order ties go to. */
+static const char *const format_names[NFORMATS] = {"json", "npy", "bin", "txt",
+                                                   "npz"};
 static const char *const media_types[NFORMATS] = {
     "application/json", "application/x-npy", "application/octet-stream",
-    "text/plain"};
+    "text/plain", "application/x-npz"};
 
 int bgapi_repr_slot(bgapi_repr r)
 {
@@ -25,6 +27,8 @@ int bgapi_repr_slot(bgapi_repr r)
         return r.dtype == BG_F32 ? 4 : 3;
     case BGAPI_FMT_TXT:
         return 5;
+    case BGAPI_FMT_NPZ:
+        return r.dtype == BG_F32 ? 7 : 6;
     }
     return 0;
 }
@@ -38,6 +42,8 @@ const char *bgapi_content_type(bgapi_repr r)
         return "application/octet-stream";
     case BGAPI_FMT_TXT:
         return "text/plain; charset=utf-8";
+    case BGAPI_FMT_NPZ:
+        return "application/x-npz";
     case BGAPI_FMT_JSON:
         break;
     }
@@ -47,7 +53,8 @@ const char *bgapi_content_type(bgapi_repr r)
 const char *bgapi_repr_tag(bgapi_repr r)
 {
     static const char *const tags[BGAPI_REPR_SLOTS] = {
-        "json", "npy-f8", "npy-f4", "bin-f8", "bin-f4", "txt"};
+        "json",   "npy-f8", "npy-f4", "bin-f8",
+        "bin-f4", "txt",    "npz-f8", "npz-f4"};
     return tags[bgapi_repr_slot(r)];
 }
 
@@ -189,7 +196,7 @@ int bgapi_negotiate(const char *accept, const char *format, const char *dtype,
         if (f == NFORMATS)
             return bgapi_problem_set(prob, 400, "invalid-value", NULL, "format",
                                      "format must be one of json, npy, "
-                                     "bin, txt");
+                                     "bin, txt, npz");
         fmt = (bgapi_format)f;
     }
     if (dtype != NULL && parse_dtype(dtype, &dt) != 0)
@@ -199,11 +206,13 @@ int bgapi_negotiate(const char *accept, const char *format, const char *dtype,
         return bgapi_problem_set(
             prob, 406, "not-acceptable", NULL, "Accept",
             "Accept admits none of application/json, application/x-npy, "
-            "application/octet-stream, text/plain; or use ?format=json|npy|"
-            "bin|txt");
-    if (dtype != NULL && fmt != BGAPI_FMT_NPY && fmt != BGAPI_FMT_BIN)
+            "application/octet-stream, text/plain, application/x-npz; or use "
+            "?format=json|npy|bin|txt|npz");
+    if (dtype != NULL && fmt != BGAPI_FMT_NPY && fmt != BGAPI_FMT_BIN &&
+        fmt != BGAPI_FMT_NPZ)
         return bgapi_problem_set(prob, 400, "invalid-value", NULL, "dtype",
-                                 "dtype applies to npy and bin only, not %s",
+                                 "dtype applies to npy, bin and npz only, "
+                                 "not %s",
                                  format_names[fmt]);
     out->format = fmt;
     out->dtype = dt;

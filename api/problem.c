@@ -25,6 +25,7 @@ static const struct {
     {"degenerate-vector", "Degenerate vector"},
     {"all-trimmed", "Every source was trimmed"},
     {"too-many-sources", "Too many sources"},
+    {"npz-too-large", "Too large for npz"},
     {"unsupported-media-type", "Unsupported media type"},
     {"not-acceptable", "Not acceptable"},
     {"not-found", "Not found"},

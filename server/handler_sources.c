@@ -12,8 +12,8 @@
  * A cached grid is one block: 128 bytes of lead holding its npy header,
  * then the five float64 columns. The npy body is that block as it is, and
  * the BGRD body is its own 64-byte header followed by the same columns (an
- * iovec), so neither is a copy. The other representations (JSON, txt, and
- * npy/bin in float32) are encoded once per entry into a body slot
+ * iovec), so neither is a copy. The other representations (JSON, txt, npz,
+ * and npy/bin in float32) are encoded once per entry into a body slot
  * (single-flight: one request builds, the others wait) when they fit a
  * quarter of the cache, and streamed through an encoder otherwise. GET
  * hits on a cached body go out through one shared MHD response. Every
@@ -58,6 +58,7 @@ static uint64_t body_bytes_per_source(bgapi_repr r)
         return 128 + 64; /* 5 numbers, and 8 float64 of grid */
     case BGAPI_FMT_NPY:
     case BGAPI_FMT_BIN:
+    case BGAPI_FMT_NPZ:
         break;
     }
     return r.dtype == BG_F32 ? 20 : 40;
@@ -588,6 +589,10 @@ static enum MHD_Result send_slot(bgs_request *req)
 
 static enum MHD_Result respond_grid(bgs_request *req)
 {
+    bgapi_problem p;
+    if (req->repr.format == BGAPI_FMT_NPZ &&
+        bgapi_npz_check(count_of(req), req->repr.dtype, &p) != 0)
+        return bgs_respond_problem(req, &p);
     if (block_repr(req->repr))
         return send_entry_body(req);
     return send_slot(req);
