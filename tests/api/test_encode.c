@@ -63,7 +63,8 @@ static const char *const requests[] = {
 
 static const bgapi_repr all_reprs[] = {
     {BGAPI_FMT_JSON, BG_F64}, {BGAPI_FMT_NPY, BG_F64}, {BGAPI_FMT_NPY, BG_F32},
-    {BGAPI_FMT_BIN, BG_F64},  {BGAPI_FMT_BIN, BG_F32}, {BGAPI_FMT_TXT, BG_F64}};
+    {BGAPI_FMT_BIN, BG_F64},  {BGAPI_FMT_BIN, BG_F32}, {BGAPI_FMT_TXT, BG_F64},
+    {BGAPI_FMT_NPZ, BG_F64},  {BGAPI_FMT_NPZ, BG_F32}};
 #define NREPR (sizeof all_reprs / sizeof all_reprs[0])
 
 static double col(const bg_grid *g, const void *c, uint64_t i)

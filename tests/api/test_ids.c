@@ -795,9 +795,10 @@ Test(ids, etag_form)
     static const bgapi_repr reprs[] = {
         {BGAPI_FMT_JSON, BG_F64}, {BGAPI_FMT_NPY, BG_F64},
         {BGAPI_FMT_NPY, BG_F32},  {BGAPI_FMT_BIN, BG_F64},
-        {BGAPI_FMT_BIN, BG_F32},  {BGAPI_FMT_TXT, BG_F64}};
-    char tags[6][BGAPI_ETAG_MAX];
-    for (size_t i = 0; i < 6; i++) {
+        {BGAPI_FMT_BIN, BG_F32},  {BGAPI_FMT_TXT, BG_F64},
+        {BGAPI_FMT_NPZ, BG_F64},  {BGAPI_FMT_NPZ, BG_F32}};
+    char tags[8][BGAPI_ETAG_MAX];
+    for (size_t i = 0; i < 8; i++) {
         bgapi_key k;
         cr_assert_eq(bgapi_key_build(&k, &r, reprs[i]), 0);
         const char *e = k.etag;

@@ -19,6 +19,7 @@ typedef struct {
 #define N BGAPI_FMT_NPY
 #define B BGAPI_FMT_BIN
 #define T BGAPI_FMT_TXT
+#define Z BGAPI_FMT_NPZ
 
 Test(negotiate, table)
 {
@@ -72,6 +73,18 @@ Test(negotiate, table)
         {"text/plain", NULL, "f4", 400, J, BG_F64, "dtype"},
         {NULL, "npy", "float16", 400, J, BG_F64, "dtype"},
         {NULL, "npy", "", 400, J, BG_F64, "dtype"},
+        {"application/x-npz", NULL, NULL, 0, Z, BG_F64, NULL},
+        {"application/x-npz", NULL, "float32", 0, Z, BG_F32, NULL},
+        {"application/x-npz;q=0.9, text/plain;q=0.8", NULL, NULL, 0, Z, BG_F64,
+         NULL},
+        {"application/x-npz, application/x-npy", NULL, NULL, 0, N, BG_F64,
+         NULL},
+        {NULL, "npz", NULL, 0, Z, BG_F64, NULL},
+        {NULL, "npz", "float32", 0, Z, BG_F32, NULL},
+        {NULL, "npz", "f8", 0, Z, BG_F64, NULL},
+        {"application/json", "npz", "f4", 0, Z, BG_F32, NULL},
+        {NULL, "npz", "float16", 400, J, BG_F64, "dtype"},
+        {NULL, "NPZ", NULL, 400, J, BG_F64, "format"},
         {NULL, "xml", NULL, 400, J, BG_F64, "format"},
         {NULL, "", NULL, 400, J, BG_F64, "format"},
         {NULL, "JSON", NULL, 400, J, BG_F64, "format"},
@@ -105,8 +118,10 @@ Test(negotiate, not_acceptable_lists_types)
     cr_expect_not_null(strstr(prob.detail, "application/x-npy"));
     cr_expect_not_null(strstr(prob.detail, "application/octet-stream"));
     cr_expect_not_null(strstr(prob.detail, "text/plain"));
+    cr_expect_not_null(strstr(prob.detail, "application/x-npz"));
     cr_assert_eq(bgapi_negotiate(NULL, "yaml", NULL, &r, &prob), -1);
     cr_expect_str_eq(prob.slug, "invalid-value");
+    cr_expect_not_null(strstr(prob.detail, "npz"));
 }
 
 Test(negotiate, names_tags_slots)
@@ -122,6 +137,8 @@ Test(negotiate, names_tags_slots)
         {{B, BG_F64}, "application/octet-stream", "bin-f8", 3},
         {{B, BG_F32}, "application/octet-stream", "bin-f4", 4},
         {{T, BG_F64}, "text/plain; charset=utf-8", "txt", 5},
+        {{Z, BG_F64}, "application/x-npz", "npz-f8", 6},
+        {{Z, BG_F32}, "application/x-npz", "npz-f4", 7},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cr_expect_str_eq(bgapi_content_type(cases[i].r), cases[i].ct);
