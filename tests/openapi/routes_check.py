@@ -7,7 +7,10 @@ first requestBody example, a real id for {id}) and checks that the status is
 one the operation documents, that the Content-Type is one documented for that
 status, and that JSON bodies validate against the documented schema. Then it
 sends one documented error per operation that takes input (a malformed body,
-an unknown id) and validates the problem+json the same way. Stops the server
+an unknown id) and validates the problem+json the same way. Every value of the
+documented `format` and `dtype` query enums is asked for and must answer with a
+documented media type; the npz (by ?format= and by Accept) must load in numpy
+with the documented names, shapes and dtypes. Stops the server
 with SIGTERM and requires exit 0. Prints 'N passed, N failed'.
 """
 import json
@@ -134,6 +137,7 @@ def main():
         status, headers, data = request(base, "GET", "/v1/sources/AAAA")
         check_response(get, "GET /v1/sources/{id} (unknown id)", status, headers, data)
         check(status == 404, "GET /v1/sources/{id} (unknown id): 404")
+        check_formats(base, get, grid_id)
         status, headers, data = request(base, "GET", "/v1/sources/" + grid_id,
                                         headers={"If-None-Match": headers_etag(base, grid_id)})
         check_response(get, "GET /v1/sources/{id} (If-None-Match)", status, headers, data)
@@ -144,6 +148,49 @@ def main():
     check(code == 0, f"SIGTERM: exit {code}")
     print(f"routes-check: {passed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def query_enum(name):
+    return resolve(DOC["components"]["parameters"][name])["schema"]["enum"]
+
+
+def check_npz(where, data, dtype, count):
+    """The documented npz: numpy.load, the three names, shapes and dtype."""
+    import io
+    import numpy as np
+    try:
+        npz = np.load(io.BytesIO(data))
+        shapes = {k: npz[k].shape for k in npz.files}
+        dtypes = {str(npz[k].dtype) for k in npz.files}
+    except Exception as e:  # noqa: BLE001 - any failure to read is the finding
+        check(False, f"{where}: numpy.load reads it: {e}")
+        return
+    want = {"directions": (count, 3), "weights": (count,), "wavelengths": (count,)}
+    check(shapes == want, f"{where}: members {shapes} are {want}")
+    check(dtypes == {dtype}, f"{where}: dtype {dtypes} is {dtype}")
+
+
+def check_formats(base, get, grid_id):
+    """Every documented ?format= (and ?dtype= where it applies) answers."""
+    count = json.loads(request(base, "GET", "/v1/sources/" + grid_id)[2])["count"]
+    for fmt in query_enum("format"):
+        dtypes = [None] + (query_enum("dtype") if fmt in ("npy", "bin", "npz") else [])
+        for dt in dtypes:
+            query = f"?format={fmt}" + (f"&dtype={dt}" if dt else "")
+            where = f"GET /v1/sources/{{id}}{query}"
+            status, headers, data = request(base, "GET", f"/v1/sources/{grid_id}{query}")
+            check(status == 200, f"{where}: 200 ({status})")
+            check_response(get, where, status, headers, data)
+            if fmt == "npz" and status == 200:
+                want = "float32" if dt in ("float32", "f4") else "float64"
+                check_npz(where, data, want, count)
+    status, headers, data = request(base, "GET", f"/v1/sources/{grid_id}",
+                                    headers={"Accept": "application/x-npz"})
+    where = "GET /v1/sources/{id} (Accept: application/x-npz)"
+    check_response(get, where, status, headers, data)
+    check((headers.get("Content-Type") or "") == "application/x-npz",
+          f"{where}: Content-Type application/x-npz")
+    check_npz(where, data, "float64", count)
 
 
 def headers_etag(base, grid_id):
