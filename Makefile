@@ -3,7 +3,8 @@
 #   make            build build/beamgrid and the libraries
 #   make run        install missing packages, build, serve (127.0.0.1:8080
 #                   unless configured: see PORT and BIND below)
-#   make test       install missing packages, unit + integration tests, then
+#   make test       install missing packages, unit + integration tests, the
+#                   Python client's tests (client-test), then
 #                   the same tests against an ASan+UBSan build, valgrind,
 #                   make run's settings (run-test) and the deploy checks
 #   make bench      benchmarks (ratios against baselines measured in the run)
@@ -64,7 +65,7 @@ TEST_SUPPORT_OBJ = $(TEST_SUPPORT:%.c=$(BUILD)/%.o)
 Q = $(if $(V),,@)
 
 .PHONY: all run run-test test unit integration sanitize deps bench fuzz \
-        format valgrind soak \
+        format valgrind soak client-test \
         format-check clean openapi-lint openapi-check
 .DEFAULT_GOAL := all
 
@@ -150,6 +151,11 @@ $(BUILD)/beamgrid-collide: $(BUILD)/server/main.o $(BUILD)/server/cache_collide.
 	$(Q)$(CC) $(LDFLAGS_ALL) $^ $(LIBS_SERVER) -o $@
 	@echo "  LD  $@"
 
+# The Python client (clients/python/beamgrid_client.py) against the real
+# server, with Debian's python3 and numpy (tests/client/test_client.py).
+client-test: $(BUILD)/beamgrid
+	BEAMGRID_BIN=$(BUILD)/beamgrid /usr/bin/python3 tests/client/test_client.py
+
 # The same unit and integration tests against an ASan+UBSan build.
 sanitize:
 	$(MAKE) BUILD=build-san SANITIZER=address,undefined OPTIMIZATION=-O1 unit integration
@@ -158,6 +164,7 @@ test: deps
 	$(MAKE) format-check
 	$(MAKE) openapi-check
 	$(MAKE) unit integration
+	$(MAKE) client-test
 	$(MAKE) sanitize
 	$(MAKE) valgrind
 	$(MAKE) run-test

@@ -54,12 +54,13 @@ large='{"divergence_mrad":1,"divsteps":60,"round_div":false,"dispsteps":2,"dispe
 expect 200 healthz "$base/healthz"
 expect 200 readyz "$base/readyz"
 expect 200 openapi "$base/openapi.yaml"
-for f in json npy bin txt; do
+for f in json npy bin txt npz; do
   expect 200 "small grid as $f" "${json[@]}" -d "$small" "$base/v1/sources?format=$f"
   expect 200 "small grid as $f again (hit)" "${json[@]}" -d "$small" "$base/v1/sources?format=$f"
   expect 200 "large grid as $f (pool, streamed)" "${json[@]}" -d "$large" "$base/v1/sources?format=$f"
 done
 expect 200 "float32 npy" "${json[@]}" -d "$small" "$base/v1/sources?format=npy&dtype=float32"
+expect 200 "float32 npz" "${json[@]}" -d "$large" "$base/v1/sources?format=npz&dtype=float32"
 loc=$(curl -s -o /dev/null -w '%header{content-location}' "${json[@]}" -d "$small" "$base/v1/sources")
 etag=$(curl -s -o /dev/null -w '%header{etag}' "$base$loc")
 expect 200 "by id" "$base$loc?format=npy"
