@@ -194,6 +194,8 @@ static void bench_grid(const char *title, const bgapi_view *v)
         {"npy <f4", {BGAPI_FMT_NPY, BG_F32}},
         {"bin f8", {BGAPI_FMT_BIN, BG_F64}},
         {"txt (%.17g)", {BGAPI_FMT_TXT, BG_F64}},
+        {"npz <f8", {BGAPI_FMT_NPZ, BG_F64}},
+        {"npz <f4", {BGAPI_FMT_NPZ, BG_F32}},
     };
     printf("%s: %lu sources\n", title, (unsigned long)v->grid->count);
     for (size_t i = 0; i < sizeof reprs / sizeof reprs[0]; i++) {
