@@ -434,11 +434,14 @@ def _axis_fields(prefix, p, what):
     step) in radians, or None when the count is 0 (no angle at all).
 
     count 1: no field (the port's single angle 0 ignores range and step).
-    count >= 2, step > 0, range >= 0: all three given, used as given.
-    count >= 2, range 0, step 0: count and range 0 (step range/(count-1)).
+    count >= 2, step == range / (count - 1) (what the CLI derives, and a
+    zero range with a zero step): count and range; the server derives the
+    same step with the same division (TORCH.md rule 7).
+    count >= 2, another step > 0, range >= 0: all three given, used as
+    given (rule 8).
     Not expressible: a negative count (the port's arange fails), a negative
-    range (a request's negative range means "not given"), a step <= 0 with
-    a range > 0 (the server derives the step from the range)."""
+    range (a request's negative range means "not given"), another step <= 0
+    (the server derives a step <= 0 only from a zero range)."""
     count, rng, step = _triple(p, what)
     if count < 0:
         raise NotExpressible("%s.count = %d: negative (the port fails)" % (what, count))
@@ -451,13 +454,14 @@ def _axis_fields(prefix, p, what):
     fields = {prefix + "divsteps": count,
               prefix + "divrange_mrad": _preimage(rng, _mrad_to_rad, rng * 1000.0,
                                                   what + ".range")}
-    if step > 0:
-        fields[prefix + "divstep_mrad"] = _preimage(step, _mrad_to_rad, step * 1000.0,
-                                                    what + ".step")
-    elif rng != 0:
+    if step == rng / max(count - 1, 1):
+        return fields
+    if step <= 0:
         raise NotExpressible(
             "%s.step = %r with range %r: the server derives a step <= 0 only "
             "from a zero range" % (what, step, rng))
+    fields[prefix + "divstep_mrad"] = _preimage(step, _mrad_to_rad, step * 1000.0,
+                                                what + ".step")
     return fields
 
 

@@ -220,6 +220,21 @@ class Mapping(unittest.TestCase):
                 self.assertTrue(".step = 0.0" in str(e) or "converts to exactly" in str(e), str(e))
         self.assertGreater(expressed, 2400)
 
+    def test_every_cli_made_value_is_expressible(self):
+        """Ranges the CLI makes (mrad * 0.001, percent / 100, Angstrom *
+        1e-10, (12398.42 / eV) * 1e-10) and the steps it derives (range /
+        (count - 1)) always map back, for thousands of consecutive inputs."""
+        mrad, pct = 0.24, 0.1
+        for i in range(3000):
+            count = 2 + i % 50
+            rng = mrad * 0.001
+            lam = (12398.42 / (9000.0 + i * 0.37)) * 1e-10 if i % 2 else (0.9 + i * 1e-5) * 1e-10
+            self.check_round_trip((count, rng, rng / (count - 1)), (count, rng, 1e-5),
+                                  (count, pct / 100.0, 0.0), lam, *VECTORS["MOSFLM"],
+                                  True, "float32")
+            mrad = float(np.nextafter(mrad, 1.0))
+            pct = float(np.nextafter(pct, 1.0))
+
     def test_fallback_is_requested_as_a_zero_count(self):
         req = bg.port_request((0, 1e-4, 1e-5), (3, 2e-4, 1e-4), (1, 0, 0), 1e-10)
         h, v, d, _, _ = resolve_like_port(req)
