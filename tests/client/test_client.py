@@ -326,6 +326,12 @@ class DefaultSemantics(unittest.TestCase):
         g = bg.sources({"divergence_mrad": 0.5, "divsteps": 5}, base_url=self.srv.url)
         self.assertEqual(g.fmt, "npz")
         self.assertGreater(len(g.weights), 1)
+        b = bg.sources({"divergence_mrad": 0.5, "divsteps": 5}, fmt="bin", base_url=self.srv.url)
+        self.assertEqual((b.raw[:4], b.directions), (b"BGRD", None))
+        t = bg.fetch(g.id, fmt="txt", base_url=self.srv.url)
+        self.assertEqual(t.raw.count(b"\n"), len(g.weights))
+        with self.assertRaises(ValueError):
+            bg.sources({}, fmt="txt", dtype="float32", base_url=self.srv.url)
         with self.assertRaises(bg.BeamgridError) as cm:
             bg.sources({"lamda_A": 1}, base_url=self.srv.url)
         self.assertEqual(cm.exception.status, 400)
