@@ -92,6 +92,28 @@ uint64_t bgapi_npz_size(uint64_t count, bg_dtype dt);
  * 422 in *prob naming the size and the formats to use instead. */
 int bgapi_npz_check(uint64_t count, bg_dtype dt, bgapi_problem *prob);
 
+/* The npz in float64 of a float64 grid without its weights and
+ * wavelengths data: a caller that holds the grid's columns sends those
+ * from the columns themselves (docs/formats.md, Memory). The pieces of the
+ * whole body, in order: bytes [0, cut[0]) of *out, the weight column
+ * (count doubles), [cut[0], cut[1]) of *out, the wavelength column, then
+ * [cut[1], *len) of *out. */
+typedef struct {
+    size_t cut[2];
+} bgapi_npz_gaps;
+
+/* Whether bgapi_npz_encode_gapped applies: r is npz float64 over a
+ * float64 grid with sources. */
+int bgapi_npz_gapped_repr(const bgapi_view *v, bgapi_repr r);
+
+/* Where the columns go in the gapped npz of count sources. */
+void bgapi_npz_gaps_of(uint64_t count, bgapi_npz_gaps *gaps);
+
+/* Encode it into a malloc'd *out (*len bytes, *gaps where the columns go);
+ * -1 (nothing allocated) past max_bytes or without memory, else 0. */
+int bgapi_npz_encode_gapped(const bgapi_view *v, size_t max_bytes, char **out,
+                            size_t *len, bgapi_npz_gaps *gaps);
+
 /* A new encoder of representation r over *v (borrowed). NULL on allocation
  * failure. Free with bgapi_encoder_free. */
 bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r);

@@ -12,9 +12,12 @@
  * front. The bytes are the same whether a body is cached or streamed, so
  * one ETag names them. No ZIP64: a body must stay under 4 GiB
  * (bgapi_npz_check). The grid's x, y, z columns are interleaved into
- * rows on the fly; weights and wavelengths are straight column copies. */
+ * rows on the fly; weights and wavelengths are straight column copies,
+ * or, in the gapped form a server caches, left out to be sent from the
+ * grid's own columns. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <zlib.h>
 
 #include "api/encode_internal.h"
@@ -283,4 +286,81 @@ size_t bgapi_npz_fill(bgapi_encoder *e, char *out, size_t cap)
             e->stage = BGAPI_STAGE_DONE;
     }
     return n;
+}
+
+int bgapi_npz_gapped_repr(const bgapi_view *v, bgapi_repr r)
+{
+    return r.format == BGAPI_FMT_NPZ && r.dtype == BG_F64 &&
+           v->grid->dtype == BG_F64 && v->grid->count > 0;
+}
+
+void bgapi_npz_gaps_of(uint64_t count, bgapi_npz_gaps *gaps)
+{
+    bgapi_npz_layout l;
+    bgapi_npz_layout_make(&l, count, BG_F64);
+    uint64_t weights = l.start[5 + SEG_DATA] - l.start[4 + SEG_DATA];
+    gaps->cut[0] = (size_t)l.start[4 + SEG_DATA];
+    gaps->cut[1] = (size_t)(l.start[8 + SEG_DATA] - weights);
+}
+
+/* Copy chunk [pos, pos + n) of the whole body into out, leaving out the
+ * bytes in [gap[g][0], gap[g][1]) for g = 0, 1; returns the bytes kept. */
+static size_t keep_outside(const char *chunk, uint64_t pos, size_t n,
+                           const uint64_t gap[2][2], char *out)
+{
+    size_t kept = 0;
+    uint64_t at = pos, end = pos + n;
+    for (int g = 0; g <= 2 && at < end; g++) {
+        uint64_t stop = g < 2 ? gap[g][0] : end;
+        if (stop > end)
+            stop = end;
+        if (at < stop) {
+            memcpy(out + kept, chunk + (at - pos), (size_t)(stop - at));
+            kept += (size_t)(stop - at);
+            at = stop;
+        }
+        if (g < 2 && at < gap[g][1])
+            at = gap[g][1] < end ? gap[g][1] : end;
+    }
+    return kept;
+}
+
+int bgapi_npz_encode_gapped(const bgapi_view *v, size_t max_bytes, char **out,
+                            size_t *len, bgapi_npz_gaps *gaps)
+{
+    bgapi_repr r = {BGAPI_FMT_NPZ, BG_F64};
+    if (!bgapi_npz_gapped_repr(v, r))
+        return -1;
+    bgapi_npz_layout l;
+    bgapi_npz_layout_make(&l, v->grid->count, BG_F64);
+    const uint64_t gap[2][2] = {{l.start[4 + SEG_DATA], l.start[5 + SEG_DATA]},
+                                {l.start[8 + SEG_DATA], l.start[9 + SEG_DATA]}};
+    uint64_t size = l.size - (gap[0][1] - gap[0][0]) - (gap[1][1] - gap[1][0]);
+    if (size > max_bytes || size > SIZE_MAX)
+        return -1;
+    bgapi_encoder *e = bgapi_encoder_new(v, r);
+    char *buf = malloc((size_t)size);
+    char *chunk = malloc(1u << 16);
+    if (e == NULL || buf == NULL || chunk == NULL) {
+        bgapi_encoder_free(e);
+        free(buf);
+        free(chunk);
+        return -1;
+    }
+    uint64_t pos = 0;
+    size_t kept = 0, n;
+    while ((n = bgapi_encoder_read(e, chunk, 1u << 16)) > 0) {
+        kept += keep_outside(chunk, pos, n, gap, buf + kept);
+        pos += n;
+    }
+    bgapi_encoder_free(e);
+    free(chunk);
+    if (kept != size) { /* cannot happen: the layout is the encoder's */
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *len = kept;
+    bgapi_npz_gaps_of(v->grid->count, gaps);
+    return 0;
 }

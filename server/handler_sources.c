@@ -12,8 +12,12 @@
  * A cached grid is one block: 128 bytes of lead holding its npy header,
  * then the five float64 columns. The npy body is that block as it is, and
  * the BGRD body is its own 64-byte header followed by the same columns (an
- * iovec), so neither is a copy. The other representations (JSON, txt, npz,
- * and npy/bin in float32) are encoded once per entry into a body slot
+ * iovec), so neither is a copy. The npz in float64 is kept without its
+ * weights and wavelengths (16 bytes a source): its body slot holds the zip
+ * with the interleaved directions, and the response is an iovec of that
+ * and the block's own weight and wavelength columns (docs/formats.md,
+ * Memory). The other representations (JSON, txt, npz and npy/bin in
+ * float32) are encoded once per entry into a body slot
  * (single-flight: one request builds, the others wait) when they fit a
  * quarter of the cache, and streamed through an encoder otherwise. GET
  * hits on a cached body go out through one shared MHD response. Every
@@ -123,6 +127,13 @@ static int txt_grid_fill(txt_grid *t, bgs_cache *cache, const bg_resolved *r,
 
 /* ---- building a body ---- */
 
+/* npz in float64 of a cached grid: kept gapped (see the top). */
+static bool gapped_npz(const bg_grid *g, bgapi_repr r)
+{
+    bgapi_view view = {NULL, NULL, g};
+    return bgapi_npz_gapped_repr(&view, r);
+}
+
 /* Encode representation repr of the entry's grid into a malloc'd body of
  * at most cap bytes, with `threads` for the positions of txt. 0 or -1. */
 static int build_body(bgs_cache *cache, bgs_entry *e, const bg_resolved *r,
@@ -131,6 +142,10 @@ static int build_body(bgs_cache *cache, bgs_entry *e, const bg_resolved *r,
 {
     txt_grid positions = {0};
     bgapi_view view = {id, r, bgs_entry_grid(e)};
+    if (gapped_npz(view.grid, repr)) {
+        bgapi_npz_gaps gaps;
+        return bgapi_npz_encode_gapped(&view, cap, out, len, &gaps);
+    }
     if (repr.format == BGAPI_FMT_TXT) {
         if (txt_grid_fill(&positions, cache, r, view.grid->count, threads) != 0)
             return -1;
@@ -380,8 +395,41 @@ static uint64_t entry_body_size(bgs_request *req)
         return (req->repr.format == BGAPI_FMT_BIN ? BGAPI_BGRD_HEAD
                                                   : BGS_GRID_LEAD) +
                columns_bytes(g);
+    if (gapped_npz(g, req->repr))
+        return bgapi_npz_size(g->count, BG_F64);
     bgs_entry_repr(req->entry, bgapi_repr_slot(req->repr), &buf, &len);
     return len;
+}
+
+/* The gapped npz f8 body: the slot's pieces around the block's weight and
+ * wavelength columns. NULL if the slot holds none (or without memory). */
+static struct MHD_Response *npz_body(bgs_request *req, bool ref)
+{
+    bgs_entry *e = req->entry;
+    const bg_grid *g = bgs_entry_grid(e);
+    const char *buf;
+    size_t len;
+    bgapi_npz_gaps gaps;
+    if (bgs_entry_repr(e, bgapi_repr_slot(req->repr), &buf, &len) != 0)
+        return NULL;
+    bgapi_npz_gaps_of(g->count, &gaps);
+    size_t col = (size_t)g->count * sizeof(double);
+    struct MHD_IoVec iov[5] = {{buf, gaps.cut[0]},
+                               {g->weight, col},
+                               {buf + gaps.cut[0], gaps.cut[1] - gaps.cut[0]},
+                               {g->lambda, col},
+                               {buf + gaps.cut[1], len - gaps.cut[1]}};
+    bgrd_head *h = calloc(1, sizeof *h); /* for the reference only */
+    if (h == NULL)
+        return NULL;
+    h->entry = ref ? e : NULL;
+    if (ref)
+        bgs_entry_retain(e);
+    struct MHD_Response *resp =
+        MHD_create_response_from_iovec(iov, 5, bgrd_head_free, h);
+    if (resp == NULL)
+        bgrd_head_free(h);
+    return resp;
 }
 
 /* The response for a body the entry holds (the block, or a slot's body),
@@ -397,6 +445,8 @@ static struct MHD_Response *entry_body(bgs_request *req, bool ref,
     size_t len = 0;
     struct MHD_Response *resp = NULL;
     *size = entry_body_size(req);
+    if (gapped_npz(g, req->repr))
+        return npz_body(req, ref);
     if (req->repr.format == BGAPI_FMT_BIN && block_repr(req->repr)) {
         bgrd_head *h = calloc(1, sizeof *h);
         if (h == NULL)

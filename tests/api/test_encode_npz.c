@@ -3,8 +3,9 @@
  * .npy header and data of each member (values bit-identical to the grid,
  * directions as interleaved rows), the data descriptors, the offsets
  * chaining with no gap, and each CRC-32 against a bitwise CRC written here
- * (not zlib's); the layout's arithmetic; the 4 GiB limit (no ZIP64) at its
- * exact boundary. */
+ * (not zlib's); the gapped form a server caches, put back together with
+ * the grid's columns, is the same bytes; the layout's arithmetic; the 4 GiB
+ * limit (no ZIP64) at its exact boundary. */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -291,4 +292,49 @@ Test(encode_npz, four_gib_limit)
         snprintf(size, sizeof size, "%" PRIu64, bgapi_npz_size(c + 1, dt));
         cr_expect_not_null(strstr(p.detail, size), "%s", p.detail);
     }
+}
+
+/* The gapped body plus the weight and wavelength columns in their places
+ * is the whole body, byte for byte; 16 bytes a source are not stored. */
+Test(encode_npz, gapped_body_and_columns_are_the_body)
+{
+    fixture f;
+    fixture_make(&f, "{\"divergence_mrad\": 0.5, \"divsteps\": 25,"
+                     " \"dispersion_percent\": 0.1, \"dispsteps\": 9}");
+    bgapi_repr r = {BGAPI_FMT_NPZ, BG_F64};
+    cr_assert(bgapi_npz_gapped_repr(&f.v, r));
+    bgapi_repr f4 = {BGAPI_FMT_NPZ, BG_F32}, npy = {BGAPI_FMT_NPY, BG_F64};
+    cr_assert_not(bgapi_npz_gapped_repr(&f.v, f4));
+    cr_assert_not(bgapi_npz_gapped_repr(&f.v, npy));
+    char *all, *gapped;
+    size_t len, glen;
+    bgapi_npz_gaps gaps;
+    cr_assert_eq(bgapi_encode_all(&f.v, r, (size_t)1 << 30, &all, &len), 0);
+    cr_assert_eq(bgapi_npz_encode_gapped(&f.v, len - 1, &gapped, &glen, &gaps),
+                 0);
+    size_t col = f.g.count * sizeof(double);
+    cr_assert_eq(glen + 2 * col, len);
+    cr_assert_eq(len - glen, 16 * f.g.count);
+    char *whole = malloc(len);
+    size_t n = 0;
+    memcpy(whole + n, gapped, gaps.cut[0]);
+    n += gaps.cut[0];
+    memcpy(whole + n, f.g.weight, col);
+    n += col;
+    memcpy(whole + n, gapped + gaps.cut[0], gaps.cut[1] - gaps.cut[0]);
+    n += gaps.cut[1] - gaps.cut[0];
+    memcpy(whole + n, f.g.lambda, col);
+    n += col;
+    memcpy(whole + n, gapped + gaps.cut[1], glen - gaps.cut[1]);
+    n += glen - gaps.cut[1];
+    cr_assert_eq(n, len);
+    cr_assert_eq(memcmp(whole, all, len), 0);
+    check_zip(&f, BG_F64, whole, len);
+    char *none = (char *)0x1;
+    cr_expect_eq(bgapi_npz_encode_gapped(&f.v, glen - 1, &none, &n, &gaps), -1);
+    cr_expect_eq(none, (char *)0x1);
+    free(whole);
+    free(gapped);
+    free(all);
+    bg_grid_free(&f.g);
 }

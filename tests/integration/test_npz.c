@@ -8,7 +8,9 @@
  * (zipfile.testzip). The same npz is fetched from a server that builds and
  * caches bodies and from one that streams them (--cache-mb 0, work on the
  * executor): same ETag, same bytes. Also: the ETag's npz tag and 304 on
- * If-None-Match, a bad ?dtype= 400, X-Cache. */
+ * If-None-Match, a bad ?dtype= 400, X-Cache; and what a cached npz costs:
+ * the grid's block plus 24 bytes a source (f8: its weights and
+ * wavelengths are the block's own columns) or 20 (f4). */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -221,5 +223,44 @@ Test(npz, post_etag_304_and_bad_dtype)
     cr_expect_not_null(strstr(r.body, "\"dtype\""), "%s", r.body);
     bgt_response_free(&r);
     run_numpy_checks();
+    cr_expect_eq(bgt_server_stop(&s, 10), 0);
+}
+
+static double cache_bytes(const bgt_server *s)
+{
+    bgt_response r;
+    cr_assert_eq(bgt_request(s, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+    double v = bgt_metric(r.body, "beamgrid_cache_bytes");
+    bgt_response_free(&r);
+    cr_assert_geq(v, 0);
+    return v;
+}
+
+Test(npz, cached_bytes_per_source)
+{
+    bgt_server s;
+    start(&s, NULL);
+    bgt_response r;
+    /* 51 x 51 x 21: 44,793 sources */
+    const double n = 44793;
+    cr_assert_eq(
+        bgt_post_json(&s, "/v1/sources?format=npz", REQUESTS[3], NULL, &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.len, (size_t)(762 + 40 * n));
+    char loc[300], path[400];
+    cr_assert_not_null(bgt_header(&r, "Content-Location", loc, sizeof loc));
+    bgt_response_free(&r);
+    double grid = cache_bytes(&s); /* the block, the npz f8 slot */
+    cr_log_info("cache bytes per source, grid and npz f8: %.2f", grid / n);
+    cr_expect_geq(grid, 40 * n + 24 * n);
+    cr_expect_leq(grid, 40 * n + 24 * n + 4096, "%.0f: more than 24 B a source",
+                  grid);
+    snprintf(path, sizeof path, "%s?format=npz&dtype=float32", loc);
+    cr_assert_eq(bgt_request(&s, "GET", path, NULL, NULL, 0, &r), 0);
+    cr_assert_eq(r.status, 200);
+    bgt_response_free(&r);
+    double both = cache_bytes(&s);
+    cr_expect_geq(both - grid, 20 * n);
+    cr_expect_leq(both - grid, 20 * n + 1024);
     cr_expect_eq(bgt_server_stop(&s, 10), 0);
 }
