@@ -6,12 +6,15 @@
  * (N, 5) array is the grid's five columns one after the other) and BGRD (a
  * 64-byte header, then the same columns) are a header plus straight column
  * copies, cast element by element when the dtypes differ. JSON and txt live
- * in encode_json.c and encode_txt.c. */
+ * in encode_json.c and encode_txt.c; the SVG picture (bounded in size) is
+ * rendered whole by encode_svg.c when its encoder is made, then copied
+ * out. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "api/encode_internal.h"
+#include "api/encode_svg.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the binary encoders copy columns as little-endian");
@@ -74,6 +77,7 @@ uint64_t bgapi_encoded_size(const bgapi_view *v, bgapi_repr r)
         return BGAPI_BGRD_HEAD + data;
     case BGAPI_FMT_JSON:
     case BGAPI_FMT_TXT:
+    case BGAPI_FMT_SVG:
         break;
     }
     return BGAPI_SIZE_UNKNOWN;
@@ -116,6 +120,13 @@ bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r)
         return NULL;
     }
     e->head_len = 0;
+    e->whole = NULL;
+    e->whole_len = 0;
+    if (r.format == BGAPI_FMT_SVG &&
+        bgapi_svg_render(v, &e->whole, &e->whole_len) != 0) {
+        bgapi_encoder_free(e);
+        return NULL;
+    }
     if (r.format == BGAPI_FMT_NPY)
         e->head_len = bgapi_npy_head(v->grid->count, r.dtype, e->head);
     else if (r.format == BGAPI_FMT_BIN)
@@ -125,8 +136,10 @@ bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r)
 
 void bgapi_encoder_free(bgapi_encoder *e)
 {
-    if (e != NULL)
+    if (e != NULL) {
         bgapi_key_free(&e->key);
+        free(e->whole);
+    }
     free(e);
 }
 
@@ -219,6 +232,18 @@ static size_t binary_fill(bgapi_encoder *e, char *out, size_t cap)
     return n;
 }
 
+/* Whole fill: the rendered picture, as bytes [index, ...). */
+static size_t whole_fill(bgapi_encoder *e, char *out, size_t cap)
+{
+    size_t left = e->whole_len - (size_t)e->index;
+    size_t k = left < cap ? left : cap;
+    memcpy(out, e->whole + e->index, k);
+    e->index += k;
+    if (e->index == e->whole_len)
+        e->stage = BGAPI_STAGE_DONE;
+    return k;
+}
+
 static size_t fill(bgapi_encoder *e, char *out, size_t cap)
 {
     switch (e->r.format) {
@@ -226,6 +251,8 @@ static size_t fill(bgapi_encoder *e, char *out, size_t cap)
         return bgapi_json_fill(e, out, cap);
     case BGAPI_FMT_TXT:
         return bgapi_txt_fill(e, out, cap);
+    case BGAPI_FMT_SVG:
+        return whole_fill(e, out, cap);
     case BGAPI_FMT_NPY:
     case BGAPI_FMT_BIN:
         break;
@@ -267,6 +294,8 @@ static uint64_t size_bound(const bgapi_view *v, bgapi_repr r)
     uint64_t exact = bgapi_encoded_size(v, r);
     if (exact != BGAPI_SIZE_UNKNOWN)
         return exact;
+    if (r.format == BGAPI_FMT_SVG)
+        return BGAPI_SVG_MAX;
     return r.format == BGAPI_FMT_JSON ? bgapi_json_bound(v)
                                       : bgapi_txt_bound(v);
 }

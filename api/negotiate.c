@@ -7,12 +7,13 @@
 #include <string.h>
 #include <strings.h>
 
-#define NFORMATS 4
+#define NFORMATS 5
 
-static const char *const format_names[NFORMATS] = {"json", "npy", "bin", "txt"};
+static const char *const format_names[NFORMATS] = {"json", "npy", "bin", "txt",
+                                                   "svg"};
 static const char *const media_types[NFORMATS] = {
     "application/json", "application/x-npy", "application/octet-stream",
-    "text/plain"};
+    "text/plain", "image/svg+xml"};
 
 int bgapi_repr_slot(bgapi_repr r)
 {
@@ -25,6 +26,8 @@ int bgapi_repr_slot(bgapi_repr r)
         return r.dtype == BG_F32 ? 4 : 3;
     case BGAPI_FMT_TXT:
         return 5;
+    case BGAPI_FMT_SVG:
+        return 6;
     }
     return 0;
 }
@@ -38,6 +41,8 @@ const char *bgapi_content_type(bgapi_repr r)
         return "application/octet-stream";
     case BGAPI_FMT_TXT:
         return "text/plain; charset=utf-8";
+    case BGAPI_FMT_SVG:
+        return "image/svg+xml";
     case BGAPI_FMT_JSON:
         break;
     }
@@ -47,7 +52,7 @@ const char *bgapi_content_type(bgapi_repr r)
 const char *bgapi_repr_tag(bgapi_repr r)
 {
     static const char *const tags[BGAPI_REPR_SLOTS] = {
-        "json", "npy-f8", "npy-f4", "bin-f8", "bin-f4", "txt"};
+        "json", "npy-f8", "npy-f4", "bin-f8", "bin-f4", "txt", "svg"};
     return tags[bgapi_repr_slot(r)];
 }
 
@@ -189,7 +194,7 @@ int bgapi_negotiate(const char *accept, const char *format, const char *dtype,
         if (f == NFORMATS)
             return bgapi_problem_set(prob, 400, "invalid-value", NULL, "format",
                                      "format must be one of json, npy, "
-                                     "bin, txt");
+                                     "bin, txt, svg");
         fmt = (bgapi_format)f;
     }
     if (dtype != NULL && parse_dtype(dtype, &dt) != 0)
@@ -199,8 +204,8 @@ int bgapi_negotiate(const char *accept, const char *format, const char *dtype,
         return bgapi_problem_set(
             prob, 406, "not-acceptable", NULL, "Accept",
             "Accept admits none of application/json, application/x-npy, "
-            "application/octet-stream, text/plain; or use ?format=json|npy|"
-            "bin|txt");
+            "application/octet-stream, text/plain, image/svg+xml; or use "
+            "?format=json|npy|bin|txt|svg");
     if (dtype != NULL && fmt != BGAPI_FMT_NPY && fmt != BGAPI_FMT_BIN)
         return bgapi_problem_set(prob, 400, "invalid-value", NULL, "dtype",
                                  "dtype applies to npy and bin only, not %s",

@@ -19,6 +19,7 @@ typedef struct {
 #define N BGAPI_FMT_NPY
 #define B BGAPI_FMT_BIN
 #define T BGAPI_FMT_TXT
+#define S BGAPI_FMT_SVG
 
 Test(negotiate, table)
 {
@@ -45,6 +46,15 @@ Test(negotiate, table)
          NULL},
         {"application/json;q=0.001, image/png", NULL, NULL, 0, J, BG_F64, NULL},
         {"*/*;q=0.5, application/json;q=0", NULL, NULL, 0, N, BG_F64, NULL},
+        {"image/svg+xml", NULL, NULL, 0, S, BG_F64, NULL},
+        {"image/*", NULL, NULL, 0, S, BG_F64, NULL},
+        {"image/avif,image/webp,image/svg+xml,image/*,*/*;q=0.8", NULL, NULL, 0,
+         S, BG_F64, NULL},
+        {"image/svg+xml;q=0.5, text/plain;q=0.5", NULL, NULL, 0, T, BG_F64,
+         NULL},
+        {NULL, "svg", NULL, 0, S, BG_F64, NULL},
+        {NULL, "svg", "f4", 400, J, BG_F64, "dtype"},
+        {"image/svg+xml", NULL, "f8", 400, J, BG_F64, "dtype"},
         {"image/png", NULL, NULL, 406, J, BG_F64, "Accept"},
         {"application/problem+json", NULL, NULL, 406, J, BG_F64, "Accept"},
         {"application/json;q=0", NULL, NULL, 406, J, BG_F64, "Accept"},
@@ -105,6 +115,7 @@ Test(negotiate, not_acceptable_lists_types)
     cr_expect_not_null(strstr(prob.detail, "application/x-npy"));
     cr_expect_not_null(strstr(prob.detail, "application/octet-stream"));
     cr_expect_not_null(strstr(prob.detail, "text/plain"));
+    cr_expect_not_null(strstr(prob.detail, "image/svg+xml"));
     cr_assert_eq(bgapi_negotiate(NULL, "yaml", NULL, &r, &prob), -1);
     cr_expect_str_eq(prob.slug, "invalid-value");
 }
@@ -122,6 +133,7 @@ Test(negotiate, names_tags_slots)
         {{B, BG_F64}, "application/octet-stream", "bin-f8", 3},
         {{B, BG_F32}, "application/octet-stream", "bin-f4", 4},
         {{T, BG_F64}, "text/plain; charset=utf-8", "txt", 5},
+        {{S, BG_F64}, "image/svg+xml", "svg", 6},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cr_expect_str_eq(bgapi_content_type(cases[i].r), cases[i].ct);
