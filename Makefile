@@ -52,7 +52,8 @@ API_SRC = $(wildcard api/*.c)
 SERVER_SRC = $(filter-out server/main.c,$(wildcard server/*.c))
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 API_OBJ = $(API_SRC:%.c=$(BUILD)/%.o)
-SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_data.o
+SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_data.o \
+             $(BUILD)/gen/page_data.o
 
 UNIT_SRC = $(wildcard tests/core/test_*.c tests/api/test_*.c tests/server/test_*.c)
 UNIT_BIN = $(UNIT_SRC:%.c=$(BUILD)/%)
@@ -85,6 +86,22 @@ $(BUILD)/gen/openapi_data.c: openapi.yaml
 	  echo "const size_t bgs_openapi_yaml_len = $$(wc -c < $<);"; } > $@
 
 $(BUILD)/gen/openapi_data.o: $(BUILD)/gen/openapi_data.c
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+# server/page.html embedded in the server (served at /), with its
+# Content-Security-Policy (the hashes of its inline script and style, by
+# server/page_csp.pl; perl comes with build-essential).
+$(BUILD)/gen/page_data.c: server/page.html server/page_csp.pl
+	@mkdir -p $(dir $@)
+	$(Q)csp=$$(perl server/page_csp.pl $<) && \
+	{ echo '#include "server/page.h"'; \
+	  echo 'const unsigned char bgs_page_html[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0};'; \
+	  echo "const size_t bgs_page_html_len = $$(wc -c < $<);"; \
+	  echo "const char bgs_page_csp[] = \"$$csp\";"; } > $@
+
+$(BUILD)/gen/page_data.o: $(BUILD)/gen/page_data.c
 	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libbgcore.a: $(CORE_OBJ)

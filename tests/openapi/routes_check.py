@@ -7,8 +7,11 @@ first requestBody example, a real id for {id}) and checks that the status is
 one the operation documents, that the Content-Type is one documented for that
 status, and that JSON bodies validate against the documented schema. Then it
 sends one documented error per operation that takes input (a malformed body,
-an unknown id) and validates the problem+json the same way. Stops the server
-with SIGTERM and requires exit 0. Prints 'N passed, N failed'.
+an unknown id) and validates the problem+json the same way; then asks for the
+grid in every value of the documented `format` parameter (each must answer 200
+with a Content-Type the Grid response documents) and checks that the page at /
+comes with a Content-Security-Policy. Stops the server with SIGTERM and
+requires exit 0. Prints 'N passed, N failed'.
 """
 import json
 import os
@@ -138,6 +141,15 @@ def main():
                                         headers={"If-None-Match": headers_etag(base, grid_id)})
         check_response(get, "GET /v1/sources/{id} (If-None-Match)", status, headers, data)
         check(status == 304, "GET /v1/sources/{id} (If-None-Match): 304")
+        for fmt in DOC["components"]["parameters"]["format"]["schema"]["enum"]:
+            where = f"GET /v1/sources/{{id}}?format={fmt}"
+            status, headers, data = request(base, "GET", f"/v1/sources/{grid_id}?format={fmt}")
+            check(status == 200, f"{where}: 200 ({status})")
+            check_response(get, where, status, headers, data)
+        status, headers, data = request(base, "GET", "/")
+        csp = headers.get("Content-Security-Policy") or ""
+        check(status == 200 and csp.startswith("default-src 'none'"),
+              f"GET /: 200 with a Content-Security-Policy ({status}, {csp[:40]})")
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
