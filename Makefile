@@ -3,9 +3,10 @@
 #   make            build build/beamgrid and the libraries
 #   make run        install missing packages, build, serve (127.0.0.1:8080
 #                   unless configured: see PORT and BIND below)
-#   make test       install missing packages, unit + integration tests, then
-#                   the same tests against an ASan+UBSan build, valgrind,
-#                   make run's settings (run-test) and the deploy checks
+#   make test       install missing packages, unit + integration tests, the
+#                   page in headless Chromium (browser-test), then the same
+#                   tests against an ASan+UBSan build, valgrind, make run's
+#                   settings (run-test) and the deploy checks
 #   make bench      benchmarks (ratios against baselines measured in the run)
 #   make fuzz       libFuzzer over parsing, validation and encoding
 #                   (FUZZ_SECONDS; exits non-zero on a finding)
@@ -64,7 +65,8 @@ TEST_SUPPORT_OBJ = $(TEST_SUPPORT:%.c=$(BUILD)/%.o)
 
 Q = $(if $(V),,@)
 
-.PHONY: all run run-test test unit integration sanitize deps bench fuzz \
+.PHONY: all run run-test test unit integration sanitize deps test-deps \
+        browser-test bench fuzz \
         format valgrind soak \
         format-check clean openapi-lint openapi-check
 .DEFAULT_GOAL := all
@@ -140,9 +142,15 @@ define install-missing
 	fi
 endef
 FUZZ_PKGS = clang libclang-rt-14-dev libomp-dev
+# What only the tests need: xmllint (the SVG is well-formed) and a real
+# browser for the page (tests/browser/page_test.py).
+TEST_PKGS = libxml2-utils chromium chromium-driver python3-selenium
 
 deps:
 	$(call install-missing,$(DEPS_PKGS))
+
+test-deps:
+	$(call install-missing,$(TEST_PKGS))
 
 run: deps
 	$(MAKE) all
@@ -171,14 +179,21 @@ $(BUILD)/beamgrid-collide: $(BUILD)/server/main.o $(BUILD)/server/cache_collide.
 sanitize:
 	$(MAKE) BUILD=build-san SANITIZER=address,undefined OPTIMIZATION=-O1 unit integration
 
-test: deps
+test: deps test-deps
 	$(MAKE) format-check
 	$(MAKE) openapi-check
 	$(MAKE) unit integration
+	$(MAKE) browser-test
 	$(MAKE) sanitize
 	$(MAKE) valgrind
 	$(MAKE) run-test
 	$(MAKE) deploy-test
+
+# The page at / in headless Chromium against the real server: fill, submit,
+# the count, the picture, the links, the curl command, errors by their field,
+# a clean console; screenshots in $(BUILD)/page*.png.
+browser-test: $(BUILD)/beamgrid
+	BEAMGRID_BIN=$(BUILD)/beamgrid /usr/bin/python3 tests/browser/page_test.py
 
 # make run with BEAMGRID_* variables, PORT (environment and command line)
 # and BIND, on free loopback ports (tests/ops/make_run.sh).

@@ -388,7 +388,8 @@ static long draw_bins(sbuf *b, const grid_reader *g, const scale *sh,
         cmax = fmax(cmax, cell[i]);
     double cw = (sh->p1 - sh->p0) / nb, chh = (sv->p0 - sv->p1) / nb;
     long drawn = 0;
-    sb_printf(b, "<g class=\"bins\" stroke=\"none\">\n");
+    sb_printf(b, "<g class=\"bins\" stroke=\"none\" "
+                 "shape-rendering=\"crispEdges\">\n");
     for (unsigned iy = 0; iy < nb; iy++)
         for (unsigned ix = 0; ix < nb; ix++) {
             if (!used[iy * nb + ix])
