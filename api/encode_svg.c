@@ -524,14 +524,15 @@ static int spectrum_panel(sbuf *b, const grid_reader *g, char *note, size_t n)
                       at(&sy, ch[i].weight));
     sb_printf(b, "</g>\n");
     frame(b, SPEC_L, SPEC_R);
-    int m = snprintf(note, n, "%s; %.8g to %.8g \xC3\x85 = %.7g to %.7g eV",
-                     distinct > BGAPI_SVG_CHANNEL_MARKS
-                         ? "binned: channels summed into 400 bins"
-                         : "one stem per wavelength",
-                     lmin, lmax, HC_EV_A / lmax, HC_EV_A / lmin);
-    (void)m;
-    snprintf(note + strlen(note), n - strlen(note), " (%zu distinct)",
-             distinct);
+    if (distinct > BGAPI_SVG_CHANNEL_MARKS)
+        snprintf(note, n, "binned: channels summed into %u bins",
+                 BGAPI_SVG_CHANNEL_MARKS);
+    else
+        snprintf(note, n, "one stem per wavelength");
+    size_t used = strlen(note);
+    snprintf(note + used, n - used,
+             "; %.8g to %.8g \xC3\x85 = %.7g to %.7g eV (%zu distinct)", lmin,
+             lmax, HC_EV_A / lmax, HC_EV_A / lmin, distinct);
     free(ch);
     return 0;
 }
