@@ -12,8 +12,8 @@
  * A cached grid is one block: 128 bytes of lead holding its npy header,
  * then the five float64 columns. The npy body is that block as it is, and
  * the BGRD body is its own 64-byte header followed by the same columns (an
- * iovec), so neither is a copy. The other representations (JSON, txt, and
- * npy/bin in float32) are encoded once per entry into a body slot
+ * iovec), so neither is a copy. The other representations (JSON, txt, svg,
+ * and npy/bin in float32) are encoded once per entry into a body slot
  * (single-flight: one request builds, the others wait) when they fit a
  * quarter of the cache, and streamed through an encoder otherwise. GET
  * hits on a cached body go out through one shared MHD response. Every
