@@ -340,12 +340,27 @@ static double half_span(double amax, double range_rad, bool round_div)
     return m > 0.0 && isfinite(m) ? m * 1.08 : 1.0;
 }
 
+/* A mark's radius: 0.4 of the resolved steps' spacing on the page (the
+ * closer axis), else from the number of points; 1.2 to 7 units. */
+static double mark_radius(const grid_reader *g, const scale *sh,
+                          const scale *sv)
+{
+    const bg_resolved *r = g->v->resolved;
+    double side = sqrt((double)g->points);
+    double rad = 0.32 * (FOOT_R - FOOT_L) / (side > 1.0 ? side : 1.0);
+    double dh = fabs(at(sh, r->hdiv.step * 1000.0) - at(sh, 0.0));
+    double dv = fabs(at(sv, r->vdiv.step * 1000.0) - at(sv, 0.0));
+    if (r->hdiv.count > 1 && dh > 0.0)
+        rad = 0.4 * dh;
+    if (r->vdiv.count > 1 && dv > 0.0 && (0.4 * dv < rad || r->hdiv.count <= 1))
+        rad = 0.4 * dv;
+    return rad < 1.2 ? 1.2 : rad > 7.0 ? 7.0 : rad;
+}
+
 static void draw_points(sbuf *b, const grid_reader *g, const scale *sh,
                         const scale *sv, double wmax)
 {
-    double side = sqrt((double)g->points);
-    double rad = 0.32 * (FOOT_R - FOOT_L) / (side > 1.0 ? side : 1.0);
-    rad = rad < 1.2 ? 1.2 : rad > 7.0 ? 7.0 : rad;
+    double rad = mark_radius(g, sh, sv);
     sb_printf(b, "<g class=\"points\" stroke=\"none\">\n");
     for (uint64_t p = 0; p < g->points; p++) {
         double h, v, w;
@@ -471,34 +486,48 @@ static int footprint(sbuf *b, const grid_reader *g, char *note, size_t n)
 
 /* ---- the spectrum panel ---- */
 
-/* Sum channels into BGAPI_SVG_CHANNEL_MARKS equal bins of wavelength (in
- * place: ch[0..k) becomes the bins' centres and sums). Returns k. */
-static size_t bin_channels(channel *ch, size_t n)
+/* Channels per group when there are n (sorted) wavelengths: 1 up to
+ * BGAPI_SVG_CHANNEL_MARKS, else enough for at most that many groups. */
+static size_t group_size(size_t n)
 {
-    const size_t nb = BGAPI_SVG_CHANNEL_MARKS;
-    double lo = ch[0].lam_A, hi = ch[n - 1].lam_A, wd = (hi - lo) / nb;
-    double sums[BGAPI_SVG_CHANNEL_MARKS] = {0};
-    for (size_t i = 0; i < n; i++) {
-        size_t k = (size_t)((ch[i].lam_A - lo) / wd);
-        sums[k >= nb ? nb - 1 : k] += ch[i].weight;
-    }
-    for (size_t k = 0; k < nb; k++) {
-        ch[k].lam_A = lo + (k + 0.5) * wd;
-        ch[k].weight = sums[k];
-    }
-    return nb;
+    size_t m = BGAPI_SVG_CHANNEL_MARKS;
+    return n <= m ? 1 : (n + m - 1) / m;
 }
 
-static int spectrum_panel(sbuf *b, const grid_reader *g, char *note, size_t n)
+/* Merge runs of `per` consecutive wavelengths (in place: ch[0..k) becomes
+ * each run's mean wavelength and mean channel weight). Runs of neighbours,
+ * not equal-width bins: a regular spectrum then stays flat (no comb of 2
+ * and 3 channels a bin), and denser channels still give denser stems, as
+ * unbinned. Returns k. */
+static size_t group_channels(channel *ch, size_t n, size_t per)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i += per) {
+        size_t m = n - i < per ? n - i : per;
+        double lam = 0.0, w = 0.0;
+        for (size_t j = i; j < i + m; j++) {
+            lam += ch[j].lam_A;
+            w += ch[j].weight;
+        }
+        ch[k].lam_A = lam / (double)m;
+        ch[k++].weight = w / (double)m;
+    }
+    return k;
+}
+
+/* The spectrum, its axes and marks; its two note lines into note[0..n)
+ * and range[0..n). -1 without memory. */
+static int spectrum_panel(sbuf *b, const grid_reader *g, char *note,
+                          char *range, size_t n)
 {
     channel *ch = NULL;
     size_t k = spectrum(g, &ch);
     if (k == 0)
         return -1;
     double lmin = ch[0].lam_A, lmax = ch[k - 1].lam_A;
-    size_t distinct = k;
-    if (k > BGAPI_SVG_CHANNEL_MARKS)
-        k = bin_channels(ch, k);
+    size_t distinct = k, per = group_size(k);
+    if (per > 1)
+        k = group_channels(ch, k, per);
     double wmax = 0.0;
     for (size_t i = 0; i < k; i++)
         wmax = fmax(wmax, ch[i].weight);
@@ -516,23 +545,23 @@ static int spectrum_panel(sbuf *b, const grid_reader *g, char *note, size_t n)
     sb_printf(b, "<g class=\"channels\" stroke=\"#08306b\" "
                  "stroke-width=\"2\">\n");
     for (size_t i = 0; i < k; i++)
-        if (ch[i].weight > 0.0 || distinct <= BGAPI_SVG_CHANNEL_MARKS)
-            sb_printf(b,
-                      "<line class=\"ch\" x1=\"%.2f\" y1=\"%.1f\" "
-                      "x2=\"%.2f\" y2=\"%.1f\"/>\n",
-                      at(&sx, ch[i].lam_A), PLOT_B, at(&sx, ch[i].lam_A),
-                      at(&sy, ch[i].weight));
+        sb_printf(b,
+                  "<line class=\"ch\" x1=\"%.2f\" y1=\"%.1f\" "
+                  "x2=\"%.2f\" y2=\"%.1f\"/>\n",
+                  at(&sx, ch[i].lam_A), PLOT_B, at(&sx, ch[i].lam_A),
+                  at(&sy, ch[i].weight));
     sb_printf(b, "</g>\n");
     frame(b, SPEC_L, SPEC_R);
-    if (distinct > BGAPI_SVG_CHANNEL_MARKS)
-        snprintf(note, n, "binned: channels summed into %u bins",
-                 BGAPI_SVG_CHANNEL_MARKS);
+    if (per > 1)
+        snprintf(note, n,
+                 "binned: %zu wavelengths in %zu runs of %zu neighbours, "
+                 "each at its mean weight",
+                 distinct, k, per);
     else
-        snprintf(note, n, "one stem per wavelength");
-    size_t used = strlen(note);
-    snprintf(note + used, n - used,
-             "; %.8g to %.8g \xC3\x85 = %.7g to %.7g eV (%zu distinct)", lmin,
-             lmax, HC_EV_A / lmax, HC_EV_A / lmin, distinct);
+        snprintf(note, n, "one stem per wavelength (%zu), height its weight",
+                 distinct);
+    snprintf(range, n, "%.8g to %.8g \xC3\x85 = %.7g to %.7g eV", lmin, lmax,
+             HC_EV_A / lmax, HC_EV_A / lmin);
     free(ch);
     return 0;
 }
@@ -628,14 +657,15 @@ int bgapi_svg_render(const bgapi_view *v, char **out, size_t *len)
 {
     grid_reader g;
     sbuf b = {NULL, 0, 0, false};
-    char fnote[200], snote[200];
+    char fnote[200], snote[200], srange[200];
     reader_init(&g, v);
     head(&b, &g);
     if (footprint(&b, &g, fnote, sizeof fnote) != 0 ||
-        spectrum_panel(&b, &g, snote, sizeof snote) != 0)
+        spectrum_panel(&b, &g, snote, srange, sizeof snote) != 0)
         b.failed = true;
     note_line(&b, "note", FOOT_L - 50, H - 30, fnote);
     note_line(&b, "note", SPEC_L - 50, H - 30, snote);
+    note_line(&b, "note", SPEC_L - 50, H - 12, srange);
     if (v->resolved->round_div && v->resolved->hdiv.range > 0 &&
         v->resolved->vdiv.range > 0)
         note_line(&b, "legend", FOOT_L - 50, H - 12,

@@ -4,8 +4,8 @@
  * wavelength), with axes, units, the counts and the semantics. Everything
  * is derived from the grid's columns and the resolved parameters, so any
  * grid the core makes can be drawn. The size is bounded whatever the count:
- * too many points are binned, too many channels too, and the picture says
- * so. */
+ * too many points are binned, too many channels merged, and the picture
+ * says so. */
 #ifndef BGAPI_ENCODE_SVG_H
 #define BGAPI_ENCODE_SVG_H
 
@@ -23,7 +23,7 @@
 #define BGAPI_SVG_BINS        100u
 
 /* Up to this many distinct wavelengths are drawn one stem each; more are
- * summed into this many bins. */
+ * merged in runs of neighbours into at most this many stems. */
 #define BGAPI_SVG_CHANNEL_MARKS 400u
 
 /* Render the SVG of *v into a malloc'd buffer (*out, *len; the caller
