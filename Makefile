@@ -4,9 +4,10 @@
 #   make run        install missing packages, build, serve (127.0.0.1:8080
 #                   unless configured: see PORT and BIND below)
 #   make test       install missing packages, unit + integration tests, the
-#                   Python client's tests (client-test), then
-#                   the same tests against an ASan+UBSan build, valgrind,
-#                   make run's settings (run-test) and the deploy checks
+#                   Python client's tests (client-test), the page in
+#                   headless Chromium (browser-test), then the same
+#                   tests against an ASan+UBSan build, valgrind, make run's
+#                   settings (run-test) and the deploy checks
 #   make bench      benchmarks (ratios against baselines measured in the run)
 #   make fuzz       libFuzzer over parsing, validation and encoding
 #                   (FUZZ_SECONDS; exits non-zero on a finding)
@@ -53,7 +54,8 @@ API_SRC = $(wildcard api/*.c)
 SERVER_SRC = $(filter-out server/main.c,$(wildcard server/*.c))
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 API_OBJ = $(API_SRC:%.c=$(BUILD)/%.o)
-SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_data.o
+SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_data.o \
+             $(BUILD)/gen/page_data.o
 
 UNIT_SRC = $(wildcard tests/core/test_*.c tests/api/test_*.c tests/server/test_*.c)
 UNIT_BIN = $(UNIT_SRC:%.c=$(BUILD)/%)
@@ -64,7 +66,8 @@ TEST_SUPPORT_OBJ = $(TEST_SUPPORT:%.c=$(BUILD)/%.o)
 
 Q = $(if $(V),,@)
 
-.PHONY: all run run-test test unit integration sanitize deps bench fuzz \
+.PHONY: all run run-test test unit integration sanitize deps test-deps \
+        browser-test bench fuzz \
         format valgrind soak client-test \
         format-check clean openapi-lint openapi-check
 .DEFAULT_GOAL := all
@@ -86,6 +89,22 @@ $(BUILD)/gen/openapi_data.c: openapi.yaml
 	  echo "const size_t bgs_openapi_yaml_len = $$(wc -c < $<);"; } > $@
 
 $(BUILD)/gen/openapi_data.o: $(BUILD)/gen/openapi_data.c
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+# server/page.html embedded in the server (served at /), with its
+# Content-Security-Policy (the hashes of its inline script and style, by
+# server/page_csp.pl; perl comes with build-essential).
+$(BUILD)/gen/page_data.c: server/page.html server/page_csp.pl
+	@mkdir -p $(dir $@)
+	$(Q)csp=$$(perl server/page_csp.pl $<) && \
+	{ echo '#include "server/page.h"'; \
+	  echo 'const unsigned char bgs_page_html[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0};'; \
+	  echo "const size_t bgs_page_html_len = $$(wc -c < $<);"; \
+	  echo "const char bgs_page_csp[] = \"$$csp\";"; } > $@
+
+$(BUILD)/gen/page_data.o: $(BUILD)/gen/page_data.c
 	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libbgcore.a: $(CORE_OBJ)
@@ -124,9 +143,15 @@ define install-missing
 	fi
 endef
 FUZZ_PKGS = clang libclang-rt-14-dev libomp-dev
+# What only the tests need: xmllint (the SVG is well-formed) and a real
+# browser for the page (tests/browser/page_test.py).
+TEST_PKGS = libxml2-utils chromium chromium-driver python3-selenium
 
 deps:
 	$(call install-missing,$(DEPS_PKGS))
+
+test-deps:
+	$(call install-missing,$(TEST_PKGS))
 
 run: deps
 	$(MAKE) all
@@ -160,15 +185,22 @@ client-test: $(BUILD)/beamgrid
 sanitize:
 	$(MAKE) BUILD=build-san SANITIZER=address,undefined OPTIMIZATION=-O1 unit integration
 
-test: deps
+test: deps test-deps
 	$(MAKE) format-check
 	$(MAKE) openapi-check
 	$(MAKE) unit integration
 	$(MAKE) client-test
+	$(MAKE) browser-test
 	$(MAKE) sanitize
 	$(MAKE) valgrind
 	$(MAKE) run-test
 	$(MAKE) deploy-test
+
+# The page at / in headless Chromium against the real server: fill, submit,
+# the count, the picture, the links, the curl command, errors by their field,
+# a clean console; screenshots in $(BUILD)/page*.png.
+browser-test: $(BUILD)/beamgrid
+	BEAMGRID_BIN=$(BUILD)/beamgrid /usr/bin/python3 tests/browser/page_test.py
 
 # make run with BEAMGRID_* variables, PORT (environment and command line)
 # and BIND, on free loopback ports (tests/ops/make_run.sh).

@@ -6,12 +6,15 @@
  * (N, 5) array is the grid's five columns one after the other) and BGRD (a
  * 64-byte header, then the same columns) are a header plus straight column
  * copies, cast element by element when the dtypes differ. JSON, txt and
- * npz live in encode_json.c, encode_txt.c and encode_npz.c. */
+ * npz live in encode_json.c, encode_txt.c and encode_npz.c; the SVG picture
+ * (bounded in size) is rendered whole by encode_svg.c when its encoder is
+ * made, then copied out. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "api/encode_internal.h"
+#include "api/encode_svg.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the binary encoders copy columns as little-endian");
@@ -76,6 +79,7 @@ uint64_t bgapi_encoded_size(const bgapi_view *v, bgapi_repr r)
         return bgapi_npz_size(v->grid->count, r.dtype);
     case BGAPI_FMT_JSON:
     case BGAPI_FMT_TXT:
+    case BGAPI_FMT_SVG:
         break;
     }
     return BGAPI_SIZE_UNKNOWN;
@@ -118,6 +122,13 @@ bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r)
         return NULL;
     }
     e->head_len = 0;
+    e->whole = NULL;
+    e->whole_len = 0;
+    if (r.format == BGAPI_FMT_SVG &&
+        bgapi_svg_render(v, &e->whole, &e->whole_len) != 0) {
+        bgapi_encoder_free(e);
+        return NULL;
+    }
     if (r.format == BGAPI_FMT_NPY)
         e->head_len = bgapi_npy_head(v->grid->count, r.dtype, e->head);
     else if (r.format == BGAPI_FMT_BIN)
@@ -129,8 +140,10 @@ bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r)
 
 void bgapi_encoder_free(bgapi_encoder *e)
 {
-    if (e != NULL)
+    if (e != NULL) {
         bgapi_key_free(&e->key);
+        free(e->whole);
+    }
     free(e);
 }
 
@@ -223,6 +236,18 @@ static size_t binary_fill(bgapi_encoder *e, char *out, size_t cap)
     return n;
 }
 
+/* Whole fill: the rendered picture, as bytes [index, ...). */
+static size_t whole_fill(bgapi_encoder *e, char *out, size_t cap)
+{
+    size_t left = e->whole_len - (size_t)e->index;
+    size_t k = left < cap ? left : cap;
+    memcpy(out, e->whole + e->index, k);
+    e->index += k;
+    if (e->index == e->whole_len)
+        e->stage = BGAPI_STAGE_DONE;
+    return k;
+}
+
 static size_t fill(bgapi_encoder *e, char *out, size_t cap)
 {
     switch (e->r.format) {
@@ -232,6 +257,8 @@ static size_t fill(bgapi_encoder *e, char *out, size_t cap)
         return bgapi_txt_fill(e, out, cap);
     case BGAPI_FMT_NPZ:
         return bgapi_npz_fill(e, out, cap);
+    case BGAPI_FMT_SVG:
+        return whole_fill(e, out, cap);
     case BGAPI_FMT_NPY:
     case BGAPI_FMT_BIN:
         break;
@@ -273,6 +300,8 @@ static uint64_t size_bound(const bgapi_view *v, bgapi_repr r)
     uint64_t exact = bgapi_encoded_size(v, r);
     if (exact != BGAPI_SIZE_UNKNOWN)
         return exact;
+    if (r.format == BGAPI_FMT_SVG)
+        return BGAPI_SVG_MAX;
     return r.format == BGAPI_FMT_JSON ? bgapi_json_bound(v)
                                       : bgapi_txt_bound(v);
 }

@@ -40,6 +40,8 @@ struct bgapi_encoder {
     bgapi_key key;  /* for its id, when the view has none */
     char head[128]; /* npy/bin header */
     size_t head_len;
+    char *whole; /* svg: the picture, rendered when the encoder is made */
+    size_t whole_len;
     size_t pend_off, pend_len;
     char pend[BGAPI_PEND_MAX];
     bgapi_memo memo[BGAPI_MEMO_SLOTS];

@@ -7,14 +7,14 @@
 #include <string.h>
 #include <strings.h>
 
-#define NFORMATS 5
+#define NFORMATS 6
 
 /* In bgapi_format's order, which is also the order ties go to. */
 static const char *const format_names[NFORMATS] = {"json", "npy", "bin", "txt",
-                                                   "npz"};
+                                                   "npz",  "svg"};
 static const char *const media_types[NFORMATS] = {
     "application/json", "application/x-npy", "application/octet-stream",
-    "text/plain", "application/x-npz"};
+    "text/plain", "application/x-npz", "image/svg+xml"};
 
 int bgapi_repr_slot(bgapi_repr r)
 {
@@ -29,6 +29,8 @@ int bgapi_repr_slot(bgapi_repr r)
         return 5;
     case BGAPI_FMT_NPZ:
         return r.dtype == BG_F32 ? 7 : 6;
+    case BGAPI_FMT_SVG:
+        return 8;
     }
     return 0;
 }
@@ -44,6 +46,8 @@ const char *bgapi_content_type(bgapi_repr r)
         return "text/plain; charset=utf-8";
     case BGAPI_FMT_NPZ:
         return "application/x-npz";
+    case BGAPI_FMT_SVG:
+        return "image/svg+xml";
     case BGAPI_FMT_JSON:
         break;
     }
@@ -53,8 +57,8 @@ const char *bgapi_content_type(bgapi_repr r)
 const char *bgapi_repr_tag(bgapi_repr r)
 {
     static const char *const tags[BGAPI_REPR_SLOTS] = {
-        "json",   "npy-f8", "npy-f4", "bin-f8",
-        "bin-f4", "txt",    "npz-f8", "npz-f4"};
+        "json",   "npy-f8", "npy-f4", "bin-f8", "bin-f4",
+        "txt",    "npz-f8", "npz-f4", "svg"};
     return tags[bgapi_repr_slot(r)];
 }
 
@@ -196,7 +200,7 @@ int bgapi_negotiate(const char *accept, const char *format, const char *dtype,
         if (f == NFORMATS)
             return bgapi_problem_set(prob, 400, "invalid-value", NULL, "format",
                                      "format must be one of json, npy, "
-                                     "bin, txt, npz");
+                                     "bin, txt, npz, svg");
         fmt = (bgapi_format)f;
     }
     if (dtype != NULL && parse_dtype(dtype, &dt) != 0)
@@ -206,8 +210,8 @@ int bgapi_negotiate(const char *accept, const char *format, const char *dtype,
         return bgapi_problem_set(
             prob, 406, "not-acceptable", NULL, "Accept",
             "Accept admits none of application/json, application/x-npy, "
-            "application/octet-stream, text/plain, application/x-npz; or use "
-            "?format=json|npy|bin|txt|npz");
+            "application/octet-stream, text/plain, application/x-npz, "
+            "image/svg+xml; or use ?format=json|npy|bin|txt|npz|svg");
     if (dtype != NULL && fmt != BGAPI_FMT_NPY && fmt != BGAPI_FMT_BIN &&
         fmt != BGAPI_FMT_NPZ)
         return bgapi_problem_set(prob, 400, "invalid-value", NULL, "dtype",

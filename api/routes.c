@@ -19,6 +19,7 @@ static const char *const TEMPLATE_LABELS[BGAPI_TEMPLATE_COUNT] = {
     [BGAPI_TEMPLATE_READYZ] = "/readyz",
     [BGAPI_TEMPLATE_METRICS] = "/metrics",
     [BGAPI_TEMPLATE_OPENAPI] = "/openapi.yaml",
+    [BGAPI_TEMPLATE_PAGE] = "/",
 };
 
 static const struct {
@@ -30,6 +31,7 @@ static const struct {
     {BGAPI_TEMPLATE_READYZ, BGAPI_ROUTE_READYZ},
     {BGAPI_TEMPLATE_METRICS, BGAPI_ROUTE_METRICS},
     {BGAPI_TEMPLATE_OPENAPI, BGAPI_ROUTE_OPENAPI},
+    {BGAPI_TEMPLATE_PAGE, BGAPI_ROUTE_PAGE},
 };
 
 const char *bgapi_route_template_label(bgapi_route_template t)

@@ -15,7 +15,8 @@ typedef enum {
     BGAPI_ROUTE_HEALTHZ,      /* GET|HEAD /healthz */
     BGAPI_ROUTE_READYZ,       /* GET|HEAD /readyz */
     BGAPI_ROUTE_METRICS,      /* GET|HEAD /metrics */
-    BGAPI_ROUTE_OPENAPI       /* GET|HEAD /openapi.yaml */
+    BGAPI_ROUTE_OPENAPI,      /* GET|HEAD /openapi.yaml */
+    BGAPI_ROUTE_PAGE          /* GET|HEAD /: the page (server/page.html) */
 } bgapi_route_id;
 
 /* The route template a path matched, whatever the method: the fixed set
@@ -29,6 +30,7 @@ typedef enum {
     BGAPI_TEMPLATE_READYZ,     /* "/readyz" */
     BGAPI_TEMPLATE_METRICS,    /* "/metrics" */
     BGAPI_TEMPLATE_OPENAPI,    /* "/openapi.yaml" */
+    BGAPI_TEMPLATE_PAGE,       /* "/" */
     BGAPI_TEMPLATE_COUNT
 } bgapi_route_template;
 

@@ -1,13 +1,15 @@
 /* handler_ops.c - the operational endpoints: /healthz, /readyz, /metrics
- * and /openapi.yaml.
+ * and /openapi.yaml; and the page at / (server/page.html).
  *
  * Liveness is unconditional; readiness turns 503 the moment a drain starts
  * (new requests are refused earlier, in http.c, so this is belt and
  * braces); metrics render the counters plus the cache's numbers; the
- * OpenAPI document is the one embedded at build time. */
+ * OpenAPI document and the page are the ones embedded at build time, the
+ * page under its own Content-Security-Policy (server/page_csp.pl). */
 #include "server/http.h"
 #include "server/metrics.h"
 #include "server/openapi.h"
+#include "server/page.h"
 
 static const char HEALTHY[] = "{\"status\":\"ok\"}\n";
 static const char READY[] = "{\"status\":\"ready\"}\n";
@@ -20,6 +22,20 @@ static enum MHD_Result readyz(bgs_request *req)
                                   sizeof DRAINING - 1);
     return bgs_respond_static(req, 200, "application/json", READY,
                               sizeof READY - 1);
+}
+
+static enum MHD_Result page(bgs_request *req)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        bgs_page_html_len, (void *)bgs_page_html, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/html; charset=utf-8");
+    MHD_add_response_header(resp, "Content-Security-Policy", bgs_page_csp);
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    return bgs_respond(req, 200, resp, bgs_page_html_len);
 }
 
 static enum MHD_Result metrics(bgs_request *req)
@@ -47,6 +63,8 @@ enum MHD_Result bgs_handle_ops(bgs_request *req)
     case BGAPI_ROUTE_OPENAPI:
         return bgs_respond_static(req, 200, "application/yaml",
                                   bgs_openapi_yaml, bgs_openapi_yaml_len);
+    case BGAPI_ROUTE_PAGE:
+        return page(req);
     default:
         return MHD_NO;
     }

@@ -16,7 +16,7 @@
  * weights and wavelengths (16 bytes a source): its body slot holds the zip
  * with the interleaved directions, and the response is an iovec of that
  * and the block's own weight and wavelength columns (docs/formats.md,
- * Memory). The other representations (JSON, txt, npz and npy/bin in
+ * Memory). The other representations (JSON, txt, svg, npz and npy/bin in
  * float32) are encoded once per entry into a body slot
  * (single-flight: one request builds, the others wait) when they fit a
  * quarter of the cache, and streamed through an encoder otherwise. GET
@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "api/encode.h"
+#include "api/encode_svg.h"
 #include "api/ids.h"
 #include "api/request.h"
 #include "core/grid.h"
@@ -52,7 +53,8 @@ static bool block_repr(bgapi_repr r)
 }
 
 /* An estimate of the bytes a source costs in representation r: what the
- * encoder writes, plus, for txt, the positions computed for it. */
+ * encoder writes, plus, for txt, the positions computed for it. For svg,
+ * whose size is bounded (body_size), the work of reading the source. */
 static uint64_t body_bytes_per_source(bgapi_repr r)
 {
     switch (r.format) {
@@ -60,6 +62,8 @@ static uint64_t body_bytes_per_source(bgapi_repr r)
         return 120; /* 5 numbers of up to 24 characters */
     case BGAPI_FMT_TXT:
         return 128 + 64; /* 5 numbers, and 8 float64 of grid */
+    case BGAPI_FMT_SVG:
+        return 8; /* the columns read twice, a few angles computed */
     case BGAPI_FMT_NPY:
     case BGAPI_FMT_BIN:
     case BGAPI_FMT_NPZ:
@@ -612,8 +616,9 @@ static enum MHD_Result send_slot(bgs_request *req)
 {
     int slot = bgapi_repr_slot(req->repr);
     uint64_t est = count_of(req) * body_bytes_per_source(req->repr);
+    uint64_t size = req->repr.format == BGAPI_FMT_SVG ? BGAPI_SVG_MAX : est;
     size_t cap = body_cap(req);
-    if (est > cap)
+    if (size > cap)
         return send_stream(req);
     switch (bgs_entry_slot_claim(req->entry, slot, bgs_wait_arm(req))) {
     case BGS_SLOT_READY:

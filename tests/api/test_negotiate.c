@@ -20,6 +20,7 @@ typedef struct {
 #define B BGAPI_FMT_BIN
 #define T BGAPI_FMT_TXT
 #define Z BGAPI_FMT_NPZ
+#define S BGAPI_FMT_SVG
 
 Test(negotiate, table)
 {
@@ -46,6 +47,15 @@ Test(negotiate, table)
          NULL},
         {"application/json;q=0.001, image/png", NULL, NULL, 0, J, BG_F64, NULL},
         {"*/*;q=0.5, application/json;q=0", NULL, NULL, 0, N, BG_F64, NULL},
+        {"image/svg+xml", NULL, NULL, 0, S, BG_F64, NULL},
+        {"image/*", NULL, NULL, 0, S, BG_F64, NULL},
+        {"image/avif,image/webp,image/svg+xml,image/*,*/*;q=0.8", NULL, NULL, 0,
+         S, BG_F64, NULL},
+        {"image/svg+xml;q=0.5, text/plain;q=0.5", NULL, NULL, 0, T, BG_F64,
+         NULL},
+        {NULL, "svg", NULL, 0, S, BG_F64, NULL},
+        {NULL, "svg", "f4", 400, J, BG_F64, "dtype"},
+        {"image/svg+xml", NULL, "f8", 400, J, BG_F64, "dtype"},
         {"image/png", NULL, NULL, 406, J, BG_F64, "Accept"},
         {"application/problem+json", NULL, NULL, 406, J, BG_F64, "Accept"},
         {"application/json;q=0", NULL, NULL, 406, J, BG_F64, "Accept"},
@@ -119,6 +129,7 @@ Test(negotiate, not_acceptable_lists_types)
     cr_expect_not_null(strstr(prob.detail, "application/octet-stream"));
     cr_expect_not_null(strstr(prob.detail, "text/plain"));
     cr_expect_not_null(strstr(prob.detail, "application/x-npz"));
+    cr_expect_not_null(strstr(prob.detail, "image/svg+xml"));
     cr_assert_eq(bgapi_negotiate(NULL, "yaml", NULL, &r, &prob), -1);
     cr_expect_str_eq(prob.slug, "invalid-value");
     cr_expect_not_null(strstr(prob.detail, "npz"));
@@ -139,6 +150,7 @@ Test(negotiate, names_tags_slots)
         {{T, BG_F64}, "text/plain; charset=utf-8", "txt", 5},
         {{Z, BG_F64}, "application/x-npz", "npz-f8", 6},
         {{Z, BG_F32}, "application/x-npz", "npz-f4", 7},
+        {{S, BG_F64}, "image/svg+xml", "svg", 8},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cr_expect_str_eq(bgapi_content_type(cases[i].r), cases[i].ct);

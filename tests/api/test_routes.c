@@ -25,6 +25,7 @@ static bgapi_route_template template_of(const char *label)
         {"/readyz", BGAPI_TEMPLATE_READYZ},
         {"/metrics", BGAPI_TEMPLATE_METRICS},
         {"/openapi.yaml", BGAPI_TEMPLATE_OPENAPI},
+        {"/", BGAPI_TEMPLATE_PAGE},
         {"other", BGAPI_TEMPLATE_OTHER},
     };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
@@ -65,7 +66,11 @@ Test(routes, table)
          "/openapi.yaml", "GET, HEAD"},
         {"get", "/healthz", BGAPI_ROUTE_METHOD_NOT_ALLOWED, "/healthz",
          "GET, HEAD"},
-        {"GET", "/", BGAPI_ROUTE_NOT_FOUND, "other", ""},
+        {"GET", "/", BGAPI_ROUTE_PAGE, "/", "GET, HEAD"},
+        {"HEAD", "/", BGAPI_ROUTE_PAGE, "/", "GET, HEAD"},
+        {"POST", "/", BGAPI_ROUTE_METHOD_NOT_ALLOWED, "/", "GET, HEAD"},
+        {"GET", "//", BGAPI_ROUTE_NOT_FOUND, "other", ""},
+        {"GET", "/index.html", BGAPI_ROUTE_NOT_FOUND, "other", ""},
         {"GET", "", BGAPI_ROUTE_NOT_FOUND, "other", ""},
         {"GET", "/healthz/", BGAPI_ROUTE_NOT_FOUND, "other", ""},
         {"POST", "/v1/sources/", BGAPI_ROUTE_NOT_FOUND, "other", ""},

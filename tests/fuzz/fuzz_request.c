@@ -40,6 +40,7 @@ static void encode_every_representation(const bgapi_view *view)
         {BGAPI_FMT_NPY, BG_F32},  {BGAPI_FMT_BIN, BG_F64},
         {BGAPI_FMT_BIN, BG_F32},  {BGAPI_FMT_TXT, BG_F64},
         {BGAPI_FMT_NPZ, BG_F64},  {BGAPI_FMT_NPZ, BG_F32},
+        {BGAPI_FMT_SVG, BG_F64},
     };
     for (size_t i = 0; i < sizeof reprs / sizeof reprs[0]; i++) {
         char *all = NULL;

@@ -10,8 +10,9 @@ sends one documented error per operation that takes input (a malformed body,
 an unknown id) and validates the problem+json the same way. Every value of the
 documented `format` and `dtype` query enums is asked for and must answer with a
 documented media type; the npz (by ?format= and by Accept) must load in numpy
-with the documented names, shapes and dtypes. Stops the server
-with SIGTERM and requires exit 0. Prints 'N passed, N failed'.
+with the documented names, shapes and dtypes; the page at / must come with a
+Content-Security-Policy. Stops the server with SIGTERM and requires exit 0.
+Prints 'N passed, N failed'.
 """
 import json
 import os
@@ -142,6 +143,10 @@ def main():
                                         headers={"If-None-Match": headers_etag(base, grid_id)})
         check_response(get, "GET /v1/sources/{id} (If-None-Match)", status, headers, data)
         check(status == 304, "GET /v1/sources/{id} (If-None-Match): 304")
+        status, headers, data = request(base, "GET", "/")
+        csp = headers.get("Content-Security-Policy") or ""
+        check(status == 200 and csp.startswith("default-src 'none'"),
+              f"GET /: 200 with a Content-Security-Policy ({status}, {csp[:40]})")
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)

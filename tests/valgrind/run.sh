@@ -54,7 +54,8 @@ large='{"divergence_mrad":1,"divsteps":60,"round_div":false,"dispsteps":2,"dispe
 expect 200 healthz "$base/healthz"
 expect 200 readyz "$base/readyz"
 expect 200 openapi "$base/openapi.yaml"
-for f in json npy bin txt npz; do
+expect 200 page "$base/"
+for f in json npy bin txt npz svg; do
   expect 200 "small grid as $f" "${json[@]}" -d "$small" "$base/v1/sources?format=$f"
   expect 200 "small grid as $f again (hit)" "${json[@]}" -d "$small" "$base/v1/sources?format=$f"
   expect 200 "large grid as $f (pool, streamed)" "${json[@]}" -d "$large" "$base/v1/sources?format=$f"
