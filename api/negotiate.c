@@ -10,11 +10,11 @@
 #define NFORMATS 6
 
 /* In bgapi_format's order, which is also the order ties go to. */
-static const char *const format_names[NFORMATS] = {"json", "npy", "bin", "txt",
-                                                   "npz",  "svg"};
+static const char *const format_names[NFORMATS] = {"json", "npy", "bin",
+                                                   "txt",  "npz", "svg"};
 static const char *const media_types[NFORMATS] = {
     "application/json", "application/x-npy", "application/octet-stream",
-    "text/plain", "application/x-npz", "image/svg+xml"};
+    "text/plain",       "application/x-npz", "image/svg+xml"};
 
 int bgapi_repr_slot(bgapi_repr r)
 {
@@ -57,8 +57,8 @@ const char *bgapi_content_type(bgapi_repr r)
 const char *bgapi_repr_tag(bgapi_repr r)
 {
     static const char *const tags[BGAPI_REPR_SLOTS] = {
-        "json",   "npy-f8", "npy-f4", "bin-f8", "bin-f4",
-        "txt",    "npz-f8", "npz-f4", "svg"};
+        "json", "npy-f8", "npy-f4", "bin-f8", "bin-f4",
+        "txt",  "npz-f8", "npz-f4", "svg"};
     return tags[bgapi_repr_slot(r)];
 }
 
