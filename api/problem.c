@@ -25,6 +25,7 @@ static const struct {
     {"degenerate-vector", "Degenerate vector"},
     {"all-trimmed", "Every source was trimmed"},
     {"too-many-sources", "Too many sources"},
+    {"too-large-for-format", "Too large for this format"},
     {"unsupported-media-type", "Unsupported media type"},
     {"not-acceptable", "Not acceptable"},
     {"not-found", "Not found"},
