@@ -200,12 +200,16 @@ soak: $(BUILD)/beamgrid
 
 # One report, bench/results.md (+ results.png): core, encoders, then the
 # service under wrk beside nginx serving the same bytes (bench/run.sh).
-BENCH_PKGS = wrk nginx-light gnuplot-nox curl python3
+# BENCH_DURATION seconds a turn, BENCH_REPEATS turns a server (3, 7);
+# make bench BENCH_DURATION=1 BENCH_REPEATS=1 checks the run quickly.
+BENCH_PKGS = wrk nginx-light gnuplot-nox curl python3 util-linux
+BENCH_DURATION ?= 3
+BENCH_REPEATS ?= 7
 bench: deps
 	$(call install-missing,$(BENCH_PKGS))
 	$(MAKE) $(BUILD)/beamgrid $(BUILD)/bench/bench_core $(BUILD)/bench/bench_encode \
 	  $(BUILD)/bench/bench_stall
-	BUILD=$(BUILD) bench/run.sh
+	BUILD=$(BUILD) DURATION=$(BENCH_DURATION) REPEATS=$(BENCH_REPEATS) bench/run.sh
 
 $(BUILD)/bench/bench_core: $(BUILD)/bench/bench_core.o $(BUILD)/libbgcore.a
 	$(Q)$(CC) $^ $(LDFLAGS_ALL) -lm -o $@

@@ -24,7 +24,7 @@
  * libmicrohttpd 0.9.75 that sends the headers as a segment of their own,
  * toggles TCP_CORK/TCP_NODELAY around the body and sends it 128 KiB at a
  * time, and measured slower than one sendmsg of headers and body from
- * memory (bench/results.md). */
+ * memory (bench/earlier.md). */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
