@@ -1,13 +1,14 @@
 # beamgrid - build, test, run and benchmark.
 #
 #   make            build build/beamgrid and the libraries
-#   make run        install missing packages, build, serve (127.0.0.1:8080
-#                   unless configured: see PORT and BIND below)
-#   make test       install missing packages, unit + integration tests, the
-#                   Python client's tests (client-test), the page in
-#                   headless Chromium (browser-test), then the same
-#                   tests against an ASan+UBSan build, valgrind, make run's
-#                   settings (run-test) and the deploy checks
+#   make run        install missing runtime packages (RUN_PKGS), build, serve
+#                   (127.0.0.1:8080 unless configured: see PORT and BIND)
+#   make test       install missing runtime and test packages (TEST_PKGS,
+#                   BROWSER_PKGS), unit + integration tests, the Python
+#                   client's tests (client-test), the page in headless
+#                   Chromium (browser-test), then the same tests against an
+#                   ASan+UBSan build, valgrind, make run's settings
+#                   (run-test) and the deploy checks
 #   make bench      benchmarks (ratios against baselines measured in the run)
 #   make fuzz       libFuzzer over parsing, validation and encoding
 #                   (FUZZ_SECONDS; exits non-zero on a finding)
@@ -37,10 +38,18 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wvla
 # -ffp-contract=off: the trim test must not be fused into FMAs (SPEC 2.3).
 STD = -std=c11 -D_GNU_SOURCE -ffp-contract=off -fno-fast-math
-DEPS_PKGS = libmicrohttpd-dev libjansson-dev libuv1-dev libcriterion-dev \
-            libcurl4-openssl-dev pkg-config python3-jsonschema clang-format \
-            nginx-light curl wrk shellcheck gettext-base python3-yaml \
-            python3-numpy valgrind openssl iproute2 procps zlib1g-dev
+# Packages, in two lists: RUN_PKGS is what `make run` needs to build and
+# serve (toolchain, libraries, headers); TEST_PKGS the tools `make test`
+# adds (Criterion, curl, valgrind, nginx, wrk, linters, numpy...). Node.js
+# and npm (the pinned OpenAPI and deploy linters, `npm ci`) are installed
+# from Debian only when no `npm` is on PATH, so a Node from elsewhere
+# (nodesource, nvm) is kept.
+RUN_PKGS = gcc make libc6-dev pkg-config libmicrohttpd-dev libjansson-dev \
+           libuv1-dev zlib1g-dev
+TEST_PKGS = libcriterion-dev libcurl4-openssl-dev python3-jsonschema \
+            clang-format nginx-light curl wrk shellcheck gettext-base \
+            python3-yaml python3-numpy valgrind openssl iproute2 procps
+NODE_PKGS = nodejs npm
 SAN_FLAGS = $(if $(SANITIZER),-fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
 
 CFLAGS_ALL = $(STD) $(OPTIMIZATION) -g $(WARN) -fopenmp -MMD -MP $(SAN_FLAGS) \
@@ -66,8 +75,8 @@ TEST_SUPPORT_OBJ = $(TEST_SUPPORT:%.c=$(BUILD)/%.o)
 
 Q = $(if $(V),,@)
 
-.PHONY: all run run-test test unit integration sanitize deps test-deps \
-        browser-test bench fuzz \
+.PHONY: all run run-test test unit integration sanitize deps deps-run \
+        test-deps browser-test bench fuzz \
         format valgrind soak client-test \
         format-check clean openapi-lint openapi-check
 .DEFAULT_GOAL := all
@@ -145,15 +154,23 @@ endef
 FUZZ_PKGS = clang libclang-rt-14-dev libomp-dev
 # What only the tests need: xmllint (the SVG is well-formed) and a real
 # browser for the page (tests/browser/page_test.py).
-TEST_PKGS = libxml2-utils chromium chromium-driver python3-selenium
+BROWSER_PKGS = libxml2-utils chromium chromium-driver python3-selenium
 
-deps:
-	$(call install-missing,$(DEPS_PKGS))
+# deps-run: what make run needs; deps: that and the test tools.
+deps-run:
+	$(call install-missing,$(RUN_PKGS))
 
 test-deps:
-	$(call install-missing,$(TEST_PKGS))
+	$(call install-missing,$(BROWSER_PKGS))
 
-run: deps
+deps: deps-run
+	$(call install-missing,$(TEST_PKGS))
+	@command -v npm >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing: $(NODE_PKGS)"; $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(NODE_PKGS) >/dev/null; }
+
+run: deps-run
 	$(MAKE) all
 	./$(BUILD)/beamgrid$(RUN_FLAGS)
 
@@ -222,12 +239,16 @@ soak: $(BUILD)/beamgrid
 
 # One report, bench/results.md (+ results.png): core, encoders, then the
 # service under wrk beside nginx serving the same bytes (bench/run.sh).
-BENCH_PKGS = wrk nginx-light gnuplot-nox curl python3
+# BENCH_DURATION seconds a turn, BENCH_REPEATS turns a server (3, 7);
+# make bench BENCH_DURATION=1 BENCH_REPEATS=1 checks the run quickly.
+BENCH_PKGS = wrk nginx-light gnuplot-nox curl python3 util-linux
+BENCH_DURATION ?= 3
+BENCH_REPEATS ?= 7
 bench: deps
 	$(call install-missing,$(BENCH_PKGS))
 	$(MAKE) $(BUILD)/beamgrid $(BUILD)/bench/bench_core $(BUILD)/bench/bench_encode \
 	  $(BUILD)/bench/bench_stall
-	BUILD=$(BUILD) bench/run.sh
+	BUILD=$(BUILD) DURATION=$(BENCH_DURATION) REPEATS=$(BENCH_REPEATS) bench/run.sh
 
 $(BUILD)/bench/bench_core: $(BUILD)/bench/bench_core.o $(BUILD)/libbgcore.a
 	$(Q)$(CC) $^ $(LDFLAGS_ALL) -lm -o $@

@@ -26,6 +26,7 @@ static const struct {
     {"all-trimmed", "Every source was trimmed"},
     {"too-many-sources", "Too many sources"},
     {"npz-too-large", "Too large for npz"},
+    {"too-large-for-format", "Too large for this format"},
     {"unsupported-media-type", "Unsupported media type"},
     {"not-acceptable", "Not acceptable"},
     {"not-found", "Not found"},

@@ -2,8 +2,11 @@
  * JSON to bg_params. jansson parses (duplicate keys rejected, trailing
  * bytes rejected, depth bounded); a table of the SPEC 2.1 fields says what
  * JSON type each takes and where it goes in bg_params. Only types and
- * convention names are checked here; value ranges are bg_resolve's. */
+ * convention names are checked here; value ranges are bg_resolve's. An
+ * unknown field's problem suggests the table's closest names (suggest.c). */
 #include "api/request.h"
+
+#include "api/suggest.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -42,6 +45,7 @@ static const field_spec fields[] = {
     FIELD(convention, KIND_CONV),         FIELD(beam_vector, KIND_VEC3),
     FIELD(polar_vector, KIND_VEC3),       FIELD(source_distance_mm, KIND_REAL),
 };
+#define N_FIELDS (sizeof fields / sizeof fields[0])
 
 /* Write s as it may be echoed to a client: at most `limit` bytes of it
  * (not cutting a UTF-8 sequence), with control characters, quotes and
@@ -234,12 +238,15 @@ int bgapi_parse_params(const char *body, size_t len, bg_params *out,
             break;
         const field_spec *f = find_field(key);
         if (f == NULL) {
-            char shown[80];
+            char shown[80], near[160];
             echo_name(shown, sizeof shown, key, BGAPI_PROBLEM_FIELD_MAX - 8);
+            int hint = bgapi_suggest(key, &fields[0].name, N_FIELDS,
+                                     sizeof fields[0], near, sizeof near) > 0;
             rc = bgapi_problem_set(prob, 400, "unknown-field", NULL, shown,
                                    "\"%s\" is not a parameter of "
-                                   "POST /v1/sources",
-                                   shown);
+                                   "POST /v1/sources%s%s%s",
+                                   shown, hint ? "; did you mean " : "", near,
+                                   hint ? "?" : "");
             break;
         }
         rc = parse_field(f, value, &p, prob);

@@ -1,7 +1,11 @@
 /* bench_encode.c - `make bench`: throughput of the four encoders
  * (api/encode*.c) on the M grid (51 x 51 x 21, 44793 sources), MB/s of
- * output, median of repeats, whole (encode_all, as cached) and streamed in
- * 64 KiB chunks (as large grids are sent); the same JSON written by
+ * output, median of repeats, three ways: whole (encode_all into a fresh
+ * buffer of the body's size, as a cached body is built, page faults
+ * included), streamed in 64 KiB reads into one buffer of the body's size
+ * (pre-touched: the output as large as a real body), and streamed into
+ * one 64 KiB buffer over and over (it stays in L2: the encoder alone, an
+ * upper bound no real body reaches); the same JSON written by
  * snprintf("%.17g") is the baseline measured in the same run. Then the same
  * grid with every value different, the worst case for the encoders' memo
  * of repeated numbers. Every JSON and text number is parsed back (strtod)
@@ -94,6 +98,37 @@ static double run_stream(const bgapi_view *v, bgapi_repr r, size_t *bytes)
     return median(t, REPEATS);
 }
 
+/* The same 64 KiB reads, but each into its own place in one buffer of the
+ * body's size (`cap`, touched once beforehand, so no page faults are
+ * timed): the output is as large as a real body, unlike the one 64 KiB
+ * chunk above, which stays in L2. */
+static double run_stream_body(const bgapi_view *v, bgapi_repr r, size_t cap,
+                              size_t *bytes)
+{
+    char *body = malloc(cap);
+    if (body == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    memset(body, 0, cap);
+    double t[REPEATS];
+    for (int k = 0; k < REPEATS; k++) {
+        size_t total = 0, n, want;
+        double t0 = now();
+        bgapi_encoder *e = bgapi_encoder_new(v, r);
+        do {
+            want = cap - total < 65536 ? cap - total : 65536;
+            n = bgapi_encoder_read(e, body + total, want);
+            total += n;
+        } while (n > 0 && want > 0);
+        bgapi_encoder_free(e);
+        t[k] = now() - t0;
+        *bytes = total;
+    }
+    free(body);
+    return median(t, REPEATS);
+}
+
 /* Parse n numbers from p on (skipping anything that cannot start one) and
  * compare them with want(i); returns the mismatches, *end after the last. */
 static uint64_t check_numbers(const char **p, uint64_t n, const double *a,
@@ -179,7 +214,8 @@ static void report(const char *name, size_t bytes, double secs)
            (double)bytes / secs / 1e6);
 }
 
-/* JSON MB/s (streamed, whole) of the last bench_grid, for the goals. */
+/* JSON MB/s (streamed into a body-size buffer, whole) of the last
+ * bench_grid, for the goals. */
 static double json_stream_mbs, json_all_mbs;
 static int round_trip_ok = 1;
 
@@ -206,11 +242,15 @@ static void bench_grid(const char *title, const bgapi_view *v)
         report(name, bytes, s);
         if (i == 0)
             json_all_mbs = (double)bytes / s / 1e6;
-        s = run_stream(v, reprs[i].r, &bytes);
-        snprintf(name, sizeof name, "%s stream 64K", reprs[i].name);
+        size_t whole = bytes;
+        s = run_stream_body(v, reprs[i].r, whole, &bytes);
+        snprintf(name, sizeof name, "%s stream into body", reprs[i].name);
         report(name, bytes, s);
         if (i == 0)
             json_stream_mbs = (double)bytes / s / 1e6;
+        s = run_stream(v, reprs[i].r, &bytes);
+        snprintf(name, sizeof name, "%s stream 64K (L2)", reprs[i].name);
+        report(name, bytes, s);
     }
     uint64_t bad_json = round_trip(v, reprs[0].r);
     uint64_t bad_txt = round_trip(v, reprs[4].r);
@@ -279,12 +319,14 @@ int main(void)
     bgapi_key_free(&key);
     printf("\ngoals:\n");
     printf(
-        "  JSON >= %.0f MB/s on M, streamed: %.0f MB/s  %s; whole: %.0f MB/s "
+        "  JSON >= %.0f MB/s on M, streamed into body: %.0f MB/s  %s; whole: "
+        "%.0f MB/s "
         " %s\n",
         JSON_GOAL_MBS, real_stream,
         real_stream >= JSON_GOAL_MBS ? "met" : "NOT met", real_all,
         real_all >= JSON_GOAL_MBS ? "met" : "NOT met");
-    printf("  JSON >= %.0f MB/s, worst case, streamed: %.0f MB/s  %s; whole: "
+    printf("  JSON >= %.0f MB/s, worst case, streamed into body: %.0f MB/s  "
+           "%s; whole: "
            "%.0f MB/s  %s\n",
            JSON_GOAL_MBS, json_stream_mbs,
            json_stream_mbs >= JSON_GOAL_MBS ? "met" : "NOT met", json_all_mbs,

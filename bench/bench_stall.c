@@ -16,7 +16,10 @@
  *  3. memory: --cache-mb 2048, 8 distinct grids of about 110k sources
  *     POSTed as npy, then each GET as bin and as npy (twice); VmRSS growth
  *     over the sources cached, and beamgrid_cache_bytes (/metrics) over the
- *     same. Goal: at most 48 bytes a source.
+ *     same. Goal: at most 48 bytes a source (the grid's one block, which the
+ *     npy and bin bodies are). Then each GET as JSON once: the same growth
+ *     with a JSON body cached beside each block (no goal: the JSON body's
+ *     own size is added).
  *
  * Only the flags --bind --port --threads --compute-threads --cache-mb
  * --max-memory-mb --log-level --log-file are used. Everything is on
@@ -708,6 +711,18 @@ static int phase_memory(void)
         rss_round[round] = vm_rss_kb(s.pid);
         cache_round[round] = metric(c, &s, "beamgrid_cache_bytes");
     }
+    /* then each as JSON once: its body is encoded into the entry too */
+    double json_bytes = 0;
+    for (int i = 0; i < MEM_GRIDS; i++) {
+        if (paths[i][0] == '\0')
+            continue;
+        snprintf(url, sizeof url, "%s%.1023s?format=json", s.base, paths[i]);
+        if (request(c, url, NULL, &k, NULL) != 200)
+            errors++;
+        json_bytes += (double)k.len;
+    }
+    long rss_json = vm_rss_kb(s.pid);
+    double cache_json = metric(c, &s, "beamgrid_cache_bytes");
     if (sources <= 0 || rss0 < 0) {
         fprintf(stderr, "bench_stall: no grid was cached\n");
         goto out;
@@ -733,6 +748,18 @@ static int phase_memory(void)
     } else {
         printf("  beamgrid_cache_bytes: not in /metrics\n");
     }
+    printf("  then each GET as JSON once (%.1f bytes a source of JSON): no "
+           "goal, the\n  JSON body is cached beside the block\n",
+           json_bytes / (double)sources);
+    printf("  %-44s %10.1f MB %8.1f B/source\n",
+           "VmRSS growth, npy + bin + JSON cached",
+           (double)(rss_json - rss0) * 1024 / 1e6,
+           (double)(rss_json - rss0) * 1024 / (double)sources);
+    if (cache0 >= 0 && cache_json >= 0)
+        printf("  %-44s %10.1f MB %8.1f B/source\n",
+               "beamgrid_cache_bytes, npy + bin + JSON",
+               (cache_json - cache0) / 1e6,
+               (cache_json - cache0) / (double)sources);
     printf("  errors: %ld%s\n", errors,
            errors ? "  ** this run had errors **" : "");
     printf("  goal: <= %.0f bytes a cached source (VmRSS, round 2): %s\n",

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # run.sh - `make bench`: one report of the core, the encoders and the
 # service, all measured in this run on this machine, printed and written to
-# bench/results.md (the service section draws bench/results.png).
+# bench/results.md (the service section draws bench/results.png), closed by
+# bench/earlier.md (figures measured once, outside make bench, kept apart).
+# DURATION and REPEATS (environment) set the service's turns: seconds a
+# turn (3) and turns a server (7); DURATION=1 REPEATS=1 checks the whole
+# run quickly. PIN=0 turns off pinning (see bench/http_bench.sh).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,6 +51,10 @@ cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 } | tee "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 echo "== the service beside nginx (a few minutes)"
+rc=0
 BEAMGRID_BIN="$ROOT/$BUILD/beamgrid" OUT="$OUT" PLOT="$ROOT/bench/results.png" \
-    bench/http_bench.sh
+    bench/http_bench.sh || rc=$?
+{ echo; cat bench/earlier.md; } >>"$OUT"
 echo "== written: bench/results.md, bench/results.png"
+if [ "$rc" != 0 ]; then echo "== the service bench failed or had errors (status $rc)" >&2; fi
+exit "$rc"

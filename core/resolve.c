@@ -333,6 +333,26 @@ bg_status bg_resolved_derive_vert(const double beam[3], const double polar[3],
     return derive_vert(beam, polar, vert, err);
 }
 
+/* The client's beam lies along the convention's default polarization,
+ * which the client never sent: say so, with both values, and suggest the
+ * axis least along the beam as a polar_vector to send. */
+static bg_status default_polar_parallel(const bg_params *p,
+                                        const double beam[3],
+                                        const double polar[3], bg_error *err)
+{
+    int k = 0;
+    for (int i = 1; i < 3; i++)
+        if (fabs(beam[i]) < fabs(beam[k]))
+            k = i;
+    return bg_error_set(
+        err, BG_PARALLEL, "polar_vector",
+        "beam_vector [%.6g, %.6g, %.6g] is parallel to the %s convention's "
+        "default polar_vector [%g, %g, %g], so there is no vertical axis; "
+        "send a polar_vector perpendicular to the beam, such as [%d, %d, %d]",
+        beam[0], beam[1], beam[2], bg_convention_name(p->convention), polar[0],
+        polar[1], polar[2], k == 0, k == 1, k == 2);
+}
+
 /* Beam, polarization and vertical axis (SPEC 2.4). */
 static bg_status resolve_vectors(const bg_params *p, bg_resolved *r,
                                  bg_error *err)
@@ -349,7 +369,10 @@ static bg_status resolve_vectors(const bg_params *p, bg_resolved *r,
     if (unitize(polar, r->polar) != 0)
         return bg_error_set(err, BG_VECTOR, "polar_vector",
                             "polar_vector must be finite and not zero");
-    return derive_vert(r->beam, r->polar, r->vert, err);
+    bg_status s = derive_vert(r->beam, r->polar, r->vert, err);
+    if (s == BG_PARALLEL && !p->polar_vector.given)
+        return default_polar_parallel(p, r->beam, polar, err);
+    return s;
 }
 
 bg_status bg_resolve(const bg_params *p, bg_resolved *out, bg_error *err)

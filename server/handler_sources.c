@@ -28,7 +28,7 @@
  * libmicrohttpd 0.9.75 that sends the headers as a segment of their own,
  * toggles TCP_CORK/TCP_NODELAY around the body and sends it 128 KiB at a
  * time, and measured slower than one sendmsg of headers and body from
- * memory (bench/results.md). */
+ * memory (bench/earlier.md). */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -696,9 +696,43 @@ static enum MHD_Result compute(bgs_request *req)
     return respond_entry(req);
 }
 
+/* A JSON or txt answer past --max-text-mb, estimated at TEXT_BYTES_EST a
+ * source before anything is computed: 422 naming npy and bin (README,
+ * Limits). The rectangle's count bounds the real one, so the exact count
+ * is taken only for grids near the limit. */
+#define TEXT_BYTES_EST 120u
+static bool text_too_large(bgs_request *req, bgapi_problem *p)
+{
+    const bg_resolved *r = &req->resolved;
+    uint64_t limit = (uint64_t)req->srv->cfg.max_text_mb << 20, n;
+    if (limit == 0 || (req->repr.format != BGAPI_FMT_JSON &&
+                       req->repr.format != BGAPI_FMT_TXT))
+        return false;
+    double rect =
+        (double)r->hdiv.count * (double)r->vdiv.count * (double)r->disp.count;
+    if (rect * TEXT_BYTES_EST <= (double)limit ||
+        bg_grid_count(r, (uint64_t)req->srv->cfg.max_sources, &n, NULL, NULL) !=
+            BG_OK ||
+        n * TEXT_BYTES_EST <= limit)
+        return false;
+    const char *fmt = req->repr.format == BGAPI_FMT_JSON ? "json" : "txt";
+    bgapi_problem_set(
+        p, 422, "too-large-for-format", NULL, "format",
+        "%llu sources as %s would be about %llu MiB, past the limit of "
+        "%lld MiB (--max-text-mb); ask for ?format=npy or ?format=bin "
+        "(40 bytes a source, 20 with dtype=float32) or a smaller grid",
+        (unsigned long long)n, fmt,
+        (unsigned long long)((n * TEXT_BYTES_EST) >> 20),
+        (long long)req->srv->cfg.max_text_mb);
+    return true;
+}
+
 /* From resolved parameters and the request key to an answer. */
 static enum MHD_Result serve(bgs_request *req)
 {
+    bgapi_problem p;
+    if (text_too_large(req, &p))
+        return bgs_respond_problem(req, &p);
     req->repr_tag = bgapi_repr_tag(req->repr);
     if (req->route.id == BGAPI_ROUTE_SOURCES_GET &&
         bgapi_etag_matches(bgs_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH),

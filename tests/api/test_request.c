@@ -322,6 +322,35 @@ Test(request, unknown_fields_named_and_escaped)
     cr_expect_lt(strlen(prob.detail), 160);
 }
 
+/* An unknown field's detail suggests the parser's own closest names. */
+Test(request, unknown_field_suggests_closest)
+{
+    bg_params p;
+    bgapi_problem prob;
+    cr_assert_eq(parse("{\"divergence\": 0.5}", &p, &prob), -1);
+    cr_expect_eq(prob.status, 400);
+    cr_expect_str_eq(prob.slug, "unknown-field");
+    cr_expect_str_eq(prob.field, "divergence");
+    cr_expect_str_eq(prob.detail,
+                     "\"divergence\" is not a parameter of POST /v1/sources; "
+                     "did you mean `divergence_mrad`?");
+
+    cr_assert_eq(parse("{\"energy_keV\": 12.4}", &p, &prob), -1);
+    cr_expect_not_null(strstr(prob.detail, "did you mean `energy_eV`?"), "%s",
+                       prob.detail);
+    cr_assert_eq(parse("{\"source_distance\": 1}", &p, &prob), -1);
+    cr_expect_not_null(strstr(prob.detail, "`source_distance_mm`"), "%s",
+                       prob.detail);
+    /* every name the parser knows is suggested from a one-letter typo */
+    cr_assert_eq(parse("{\"polar_vectr\": [0,1,0]}", &p, &prob), -1);
+    cr_expect_not_null(strstr(prob.detail, "`polar_vector`"), "%s",
+                       prob.detail);
+
+    cr_assert_eq(parse("{\"temperature_K\": 300}", &p, &prob), -1);
+    cr_expect_str_eq(prob.detail, "\"temperature_K\" is not a parameter of "
+                                  "POST /v1/sources");
+}
+
 Test(request, deep_nesting_does_not_crash)
 {
     size_t depth = 100000;

@@ -523,6 +523,65 @@ Test(resolve, parallel_detail_says_what_to_do)
     cr_expect(strstr(e.detail, "perpendicular") != NULL, "%s", e.detail);
 }
 
+/* A beam along the convention's default polarization, no polar_vector
+ * given: the detail names the default and what to send, and the suggested
+ * polar_vector resolves. */
+Test(resolve, parallel_to_default_polar_names_it)
+{
+    static const struct {
+        bg_convention conv;
+        double beam[3];
+        const char *says;
+    } t[] = {
+        {BG_CONV_MOSFLM,
+         {0, 0, 1},
+         "beam_vector [0, 0, 1] is parallel to the MOSFLM convention's "
+         "default polar_vector [0, 0, 1], so there is no vertical axis; send "
+         "a polar_vector perpendicular to the beam, such as [1, 0, 0]"},
+        {BG_CONV_XDS,
+         {-2, 0, 0},
+         "the XDS convention's default polar_vector "
+         "[1, 0, 0]"},
+        {BG_CONV_DIALS,
+         {0, 1, 0},
+         "DIALS convention's default polar_vector "
+         "[0, 1, 0]"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        bg_params p;
+        bg_params_init(&p);
+        p.convention = t[i].conv;
+        p.convention_given = true;
+        p.beam_vector =
+            (bg_opt_vec3){true, {t[i].beam[0], t[i].beam[1], t[i].beam[2]}};
+        bg_resolved r;
+        bg_error e;
+        cr_assert_eq(bg_resolve(&p, &r, &e), BG_PARALLEL, "case %zu", i);
+        cr_expect_str_eq(e.field, "polar_vector");
+        cr_expect_not_null(strstr(e.detail, t[i].says), "case %zu: %s", i,
+                           e.detail);
+        cr_expect_not_null(strstr(e.detail, "send a polar_vector"), "%s",
+                           e.detail);
+        /* the suggested vector, sent, resolves */
+        const char *s = strstr(e.detail, "such as [");
+        cr_assert_not_null(s);
+        double v[3];
+        cr_assert_eq(sscanf(s, "such as [%lf, %lf, %lf]", &v[0], &v[1], &v[2]),
+                     3);
+        p.polar_vector = (bg_opt_vec3){true, {v[0], v[1], v[2]}};
+        cr_expect_eq(bg_resolve(&p, &r, &e), BG_OK, "case %zu: %s", i,
+                     e.detail);
+    }
+    /* a polar_vector the client did send keeps the plain message */
+    bg_params p;
+    bg_params_init(&p);
+    p.polar_vector = (bg_opt_vec3){true, {1, 0, 0}};
+    bg_resolved r;
+    bg_error e;
+    cr_assert_eq(bg_resolve(&p, &r, &e), BG_PARALLEL);
+    cr_expect_null(strstr(e.detail, "default"), "%s", e.detail);
+}
+
 Test(resolve, check_rejects_what_resolve_cannot_make)
 {
     bg_params p;

@@ -80,6 +80,20 @@ Test(errors, unknown_field)
     post_expect("{\"lambda\": 1.0}", 400, "lambda");
 }
 
+Test(errors, unknown_field_hint)
+{
+    bgt_response r;
+    cr_assert_eq(
+        bgt_post_json(&srv, "/v1/sources", "{\"divergence\": 0.5}", NULL, &r),
+        0);
+    json_t *j = expect_problem(&r, 400, "divergence");
+    const char *detail = json_string_value(json_object_get(j, "detail"));
+    cr_expect_not_null(strstr(detail, "did you mean `divergence_mrad`?"), "%s",
+                       detail);
+    json_decref(j);
+    bgt_response_free(&r);
+}
+
 Test(errors, wrong_type)
 {
     post_expect("{\"divsteps\": \"five\"}", 400, "divsteps");
@@ -97,7 +111,19 @@ Test(errors, lambda_and_energy)
 
 Test(errors, polar_parallel_to_beam)
 {
-    post_expect("{\"beam_vector\": [0, 0, 1]}", 422, NULL);
+    bgt_response r;
+    cr_assert_eq(bgt_post_json(&srv, "/v1/sources",
+                               "{\"beam_vector\": [0, 0, 1]}", NULL, &r),
+                 0);
+    json_t *j = expect_problem(&r, 422, "polar_vector");
+    const char *detail = json_string_value(json_object_get(j, "detail"));
+    cr_assert_not_null(detail);
+    cr_expect_not_null(strstr(detail, "MOSFLM convention's default "
+                                      "polar_vector [0, 0, 1]"),
+                       "names the default: %s", detail);
+    cr_expect_not_null(strstr(detail, "send a polar_vector"), "%s", detail);
+    json_decref(j);
+    bgt_response_free(&r);
 }
 
 Test(errors, zero_vector)

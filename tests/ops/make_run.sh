@@ -6,7 +6,7 @@
 #   - PORT=... in the environment, and make run PORT=..., become --port and
 #     win over BEAMGRID_PORT;
 #   - BIND likewise becomes --bind, and make run still installs missing
-#     packages (deps) and builds first.
+#     runtime packages (deps-run: no test tool) and builds first.
 # Each real run serves on a free loopback port: its startup JSON line must
 # show that port and the thread count, /healthz must answer there, and the
 # server must listen on nothing else (not 8080). Each run is stopped by
@@ -63,6 +63,17 @@ deps_then_build() {
   [[ $text == *"dpkg -s"* && $text == *"make"*" all"* ]]
 }
 check "dry run: make run checks packages (deps) and builds first" deps_then_build
+# runtime_only: make run checks the runtime packages alone (RUN_PKGS), no
+# test tool; make test checks both lists.
+runtime_only() {
+  local run test
+  run=$(make --no-print-directory -n run 2>/dev/null)
+  test=$(make --no-print-directory -n deps 2>/dev/null)
+  [[ $run == *libmicrohttpd-dev* && $run != *valgrind* && $run != *wrk* &&
+     $run != *libcriterion-dev* && $test == *libmicrohttpd-dev* &&
+     $test == *valgrind* && $test == *npm* ]]
+}
+check "dry run: make run installs runtime packages only, make deps the test tools too" runtime_only
 
 # Whatever is missing gets installed now, once; the runs below must then
 # find nothing to install (deps only installs missing packages).

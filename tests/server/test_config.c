@@ -52,6 +52,7 @@ Test(config, defaults)
     cr_assert_eq(c.max_memory_mb, 4096);
     cr_assert_eq(c.max_sources, 20000000);
     cr_assert_eq(c.max_body_kb, 64);
+    cr_assert_eq(c.max_text_mb, 256);
     cr_assert_eq(c.max_pending, 16);
     cr_assert_eq(c.drain_s, 10);
     cr_assert_eq(c.max_connections, 1024);
@@ -121,6 +122,8 @@ Test(config, invalid_values)
         {"--threads", "99999"},
         {"--max-sources", "0"},
         {"--max-body-kb", "0"},
+        {"--max-text-mb", "-1"},
+        {"--max-text-mb", "1048577"},
         {"--max-pending", "0"},
         {"--bind", "localhost"},
         {"--bind", "1.2.3.4.5"},

@@ -175,18 +175,27 @@ int bgt_server_stop(bgt_server *s, int timeout_s)
 
 typedef struct {
     char *data;
-    size_t len;
+    size_t len, cap;
 } growbuf;
 
+/* Capacity doubles, so a body of n bytes costs O(n) copies even where
+ * realloc always moves (ASan's does: growing by each 16 KiB piece made
+ * 12 MB bodies quadratic there). */
 static size_t append(char *ptr, size_t size, size_t n, void *userdata)
 {
     growbuf *g = userdata;
     size_t add = size * n;
-    char *d = realloc(g->data, g->len + add + 1);
-    if (d == NULL)
-        return 0;
-    memcpy(d + g->len, ptr, add);
-    g->data = d;
+    if (g->len + add + 1 > g->cap) {
+        size_t cap = g->cap ? g->cap : 4096;
+        while (cap < g->len + add + 1)
+            cap *= 2;
+        char *d = realloc(g->data, cap);
+        if (d == NULL)
+            return 0;
+        g->data = d;
+        g->cap = cap;
+    }
+    memcpy(g->data + g->len, ptr, add);
     g->len += add;
     g->data[g->len] = '\0';
     return add;
@@ -210,7 +219,7 @@ int bgt_request(const bgt_server *s, const char *method, const char *path,
                 bgt_response *out)
 {
     char url[2048];
-    growbuf b = {NULL, 0}, h = {NULL, 0};
+    growbuf b = {NULL, 0, 0}, h = {NULL, 0, 0};
     struct curl_slist *list = NULL;
     CURL *c = curl_easy_init();
     memset(out, 0, sizeof *out);
@@ -298,7 +307,7 @@ char *bgt_read_file(const char *path, size_t *len)
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return NULL;
-    growbuf g = {NULL, 0};
+    growbuf g = {NULL, 0, 0};
     char chunk[65536];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
