@@ -15,6 +15,8 @@
  * only does nanoBragg's second rotation and the normalization. */
 #include "core/grid.h"
 
+#include "core/torch.h"
+
 #include <math.h>
 #include <omp.h>
 #ifdef __SSE2__
@@ -227,6 +229,8 @@ static const char *largest_axis(const bg_resolved *r)
 bg_status bg_grid_count(const bg_resolved *r, uint64_t max_sources,
                         uint64_t *count, uint64_t *points, bg_error *err)
 {
+    if (r->semantics == BG_SEM_TORCH)
+        return bg_torch_count(r, max_sources, count, points, err);
     bg_status s = bg_resolved_check(r, err);
     if (s != BG_OK)
         return s;
@@ -689,6 +693,8 @@ static bg_status fill_runs(const trim_plan *t, fill_ctx *f, int nt)
 
 bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
 {
+    if (r->semantics == BG_SEM_TORCH)
+        return bg_torch_fill(r, g, threads);
     if (bg_resolved_check(r, NULL) != BG_OK || g->count == 0 || g->x == NULL)
         return BG_INVALID;
     uint64_t d = (uint64_t)r->disp.count;
