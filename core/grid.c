@@ -15,6 +15,7 @@
  * only does nanoBragg's second rotation and the normalization. */
 #include "core/grid.h"
 
+#include "core/colfill.h"
 #include "core/torch.h"
 
 #include <math.h>
@@ -31,6 +32,12 @@
 #define BG_GRID_TAME_MAX 1e150
 /* Points rotated and unitized together (stack arrays, no allocation). */
 #define BG_GRID_BATCH 128
+/* Columns whose trim terms a plan keeps (the same doubles trim_term
+ * gives, computed once instead of in every row's searches). */
+#define BG_GRID_TERM_CACHE 256
+/* Elements of the float32 wavelength tile, at most (a batch's worth of
+ * the pattern when it fits). */
+#define BG_GRID_TILE_MAX 65536
 
 /* The kept-point structure of a grid: points == sum of row lengths. */
 typedef struct {
@@ -40,6 +47,8 @@ typedef struct {
     int64_t jmin;     /* column of the smallest B */
     double bmin;      /* B(jmin) */
     int64_t ilo, ihi; /* rows with kept points (ilo > ihi: none) */
+    bool vcached;     /* vterm holds every column's trim term */
+    double vterm[BG_GRID_TERM_CACHE];
 } trim_plan;
 
 /* nanoBragg's angle of index i on axis a: step*i - range/2. */
@@ -94,6 +103,14 @@ static int64_t argmin_term(const bg_axis *a)
     return trim_term(a, lo - 1) <= trim_term(a, lo) ? lo - 1 : lo;
 }
 
+/* trim_term(a, m), from the plan's cache when it holds axis a. */
+static inline double term_at(const trim_plan *t, const bg_axis *a, int64_t m)
+{
+    if (t->vcached && a == &t->r->vdiv)
+        return t->vterm[m];
+    return trim_term(a, m);
+}
+
 /* First index in [lo, mid] that is kept, given that kept is monotone
  * non-decreasing there and mid is kept. term_axis is the searched axis,
  * other the fixed term. */
@@ -103,7 +120,7 @@ static int64_t search_first(const trim_plan *t, const bg_axis *a, double other,
     int64_t hi = mid;
     while (lo < hi) {
         int64_t m = lo + (hi - lo) / 2;
-        if (is_kept(t->r->round_div, other, trim_term(a, m)))
+        if (is_kept(t->r->round_div, other, term_at(t, a, m)))
             hi = m;
         else
             lo = m + 1;
@@ -118,7 +135,7 @@ static int64_t search_last(const trim_plan *t, const bg_axis *a, double other,
     int64_t lo = mid;
     while (lo < hi) {
         int64_t m = hi - (hi - lo) / 2;
-        if (is_kept(t->r->round_div, other, trim_term(a, m)))
+        if (is_kept(t->r->round_div, other, term_at(t, a, m)))
             lo = m;
         else
             hi = m - 1;
@@ -129,7 +146,9 @@ static int64_t search_last(const trim_plan *t, const bg_axis *a, double other,
 /* Work out which rows and columns can hold kept points. */
 static void plan_trim(const bg_resolved *r, trim_plan *t)
 {
-    memset(t, 0, sizeof *t);
+    t->vcached = false;
+    t->jmin = 0;
+    t->bmin = 0.0;
     t->r = r;
     t->all_kept = !r->round_div || r->hdiv.range == 0.0 || r->vdiv.range == 0.0;
     t->tame = t->all_kept || (axis_tame(&r->hdiv) && axis_tame(&r->vdiv));
@@ -137,6 +156,11 @@ static void plan_trim(const bg_resolved *r, trim_plan *t)
     t->ihi = r->hdiv.count - 1;
     if (t->all_kept || !t->tame)
         return;
+    if (r->vdiv.count <= BG_GRID_TERM_CACHE) {
+        for (int64_t j = 0; j < r->vdiv.count; j++)
+            t->vterm[j] = trim_term(&r->vdiv, j);
+        t->vcached = true;
+    }
     t->jmin = argmin_term(&r->vdiv);
     t->bmin = trim_term(&r->vdiv, t->jmin);
     int64_t imin = argmin_term(&r->hdiv);
@@ -347,10 +371,11 @@ static void rotate(const double v[3], const double axis[3], double s, double c,
 typedef struct {
     const bg_resolved *r;
     bg_grid *g;
-    uint64_t d;           /* dispersion steps */
-    double weight;        /* 1/N */
-    double *lambdas;      /* d wavelengths */
-    float *lambdas_f32;   /* the same, rounded to float */
+    uint64_t d;         /* dispersion steps */
+    double weight;      /* 1/N */
+    double *lambdas;    /* d wavelengths */
+    float *lambdas_f32; /* the same, rounded to float, tile_reps times */
+    uint64_t tile_reps;
     double *cx, *cy, *cz; /* per column from col0: p rotated about polar */
     int64_t col0;
     int64_t *run_lo;  /* per row from plan ilo: first kept column */
@@ -389,11 +414,14 @@ static void spread_f64(double *restrict dst, const double *restrict src, int m,
 static void spread_f32(float *restrict dst, const double *restrict src, int m,
                        uint64_t d)
 {
-    for (int b = 0; b < m; b++, dst += d) {
-        const float v = (float)src[b];
-        for (uint64_t k = 0; k < d; k++)
-            dst[k] = v;
+    if (d == 1) {
+#pragma omp simd
+        for (int b = 0; b < m; b++)
+            dst[b] = (float)src[b];
+        return;
     }
+    for (int b = 0; b < m; b++, dst += d)
+        bg_splat_f32(dst, (float)src[b], d);
 }
 
 /* dst[i] = v for i < n. */
@@ -430,15 +458,16 @@ static void repeat_f64(double *restrict dst, const double *restrict pattern,
     }
 }
 
-static void repeat_f32(float *restrict dst, const float *restrict pattern,
-                       int m, uint64_t d)
+/* The wavelengths of m points in float32: whole tiles of the pattern
+ * (lambdas_f32 holds it tile_reps times). */
+static void repeat_f32(float *restrict dst, const float *restrict tile,
+                       uint64_t tile_reps, int m, uint64_t d)
 {
     if (d == 1) {
-        fill_f32(dst, pattern[0], (uint64_t)m);
+        fill_f32(dst, tile[0], (uint64_t)m);
         return;
     }
-    for (int b = 0; b < m; b++, dst += d)
-        memcpy(dst, pattern, (size_t)d * sizeof *dst);
+    bg_repeat(dst, tile, tile_reps, d, (uint64_t)m, sizeof *dst);
 }
 
 /* Store the m points of a batch (unit directions u, positions p), d sources
@@ -454,7 +483,7 @@ static void store_batch(const fill_ctx *f, uint64_t o, int m,
         spread_f32((float *)g->y + o, u[1], m, d);
         spread_f32((float *)g->z + o, u[2], m, d);
         fill_f32((float *)g->weight + o, (float)f->weight, n);
-        repeat_f32((float *)g->lambda + o, f->lambdas_f32, m, d);
+        repeat_f32((float *)g->lambda + o, f->lambdas_f32, f->tile_reps, m, d);
     } else {
         spread_f64((double *)g->x + o, u[0], m, d);
         spread_f64((double *)g->y + o, u[1], m, d);
@@ -706,8 +735,9 @@ bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
     if (!plan_matches(&t, points))
         return BG_INVALID;
     fill_ctx f = {.r = r, .g = g, .d = d, .weight = 1.0 / (double)g->count};
+    f.tile_reps = d <= BG_GRID_TILE_MAX / BG_GRID_BATCH ? BG_GRID_BATCH : 1;
     f.lambdas = malloc((size_t)d * sizeof *f.lambdas);
-    f.lambdas_f32 = malloc((size_t)d * sizeof *f.lambdas_f32);
+    f.lambdas_f32 = malloc((size_t)(d * f.tile_reps) * sizeof *f.lambdas_f32);
     if (f.lambdas == NULL || f.lambdas_f32 == NULL) {
         free(f.lambdas);
         free(f.lambdas_f32);
@@ -718,6 +748,9 @@ bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
                        (1.0 + r->disp.step * (double)k - r->disp.range / 2.0);
         f.lambdas_f32[k] = (float)f.lambdas[k];
     }
+    for (uint64_t rep = 1; rep < f.tile_reps; rep++)
+        memcpy(f.lambdas_f32 + rep * d, f.lambdas_f32,
+               (size_t)d * sizeof(float));
     bg_status s = BG_OK;
     if (t.tame)
         s = fill_runs(&t, &f, fill_threads(threads, g->count));

@@ -4,6 +4,8 @@
  * instance of core/torch_gen.h by the resolved dtype. */
 #include "core/torch.h"
 
+#include "core/colfill.h"
+
 #include <float.h>
 #include <math.h>
 #include <omp.h>

@@ -12,6 +12,10 @@
 
 /* Columns whose trim terms the count keeps on the stack. */
 #define TG_STACK_COLS 512
+/* Points rotated and normalized together (stack arrays). */
+#define TG_BATCH 128
+/* Elements of the wavelength tile, at most. */
+#define TG_TILE_MAX 65536
 
 /* Angle i of axis a: 0 for a single point, else
  * f(-range/2) + (f(i) * f(step)). */
@@ -105,68 +109,88 @@ static inline void FN(tg_rotate)(const T k[3], T c, T s, const T d[3], T out[3])
 typedef struct {
     const bg_resolved *r;
     bg_grid *g;
-    uint64_t d;       /* wavelengths */
-    T *vn2;           /* per column: trim term */
-    T *cx, *cy, *cz;  /* per column: -beam rotated about polar */
-    T *lambdas;       /* d wavelengths */
+    uint64_t d;      /* wavelengths */
+    T *vn2;          /* per column: trim term */
+    T *cx, *cy, *cz; /* per column: -beam rotated about polar */
+    void *tile;      /* the wavelengths in the grid's dtype, tile_reps
+                        times over */
+    uint64_t tile_reps;
     uint64_t *offset; /* per row: first point; rows + 1 entries */
     bool trims;
 } FN(tg_ctx);
 
-/* Store value u at column col (of the grid's dtype) from source o, n
- * times. */
-static inline void FN(tg_splat)(void *col, bg_dtype dt, uint64_t o, T u,
-                                uint64_t n)
-{
-    if (dt == BG_F32) {
-        float *p = (float *)col + o;
-        const float f = (float)u;
-        for (uint64_t k = 0; k < n; k++)
-            p[k] = f;
-    } else {
-        double *p = (double *)col + o;
-        const double f = (double)u;
-        for (uint64_t k = 0; k < n; k++)
-            p[k] = f;
-    }
-}
-
-/* The wavelengths of m points from source o on: the pattern m times. */
-static inline void FN(tg_lambdas)(const FN(tg_ctx) * f, uint64_t o, uint64_t m)
-{
-    const bg_grid *g = f->g;
-    if (g->dtype == BG_F32) {
-        float *p = (float *)g->lambda + o;
-        for (uint64_t b = 0; b < m; b++, p += f->d)
-            for (uint64_t k = 0; k < f->d; k++)
-                p[k] = (float)f->lambdas[k];
-    } else {
-        double *p = (double *)g->lambda + o;
-        for (uint64_t b = 0; b < m; b++, p += f->d)
-            for (uint64_t k = 0; k < f->d; k++)
-                p[k] = (double)f->lambdas[k];
-    }
-}
-
-/* One kept point's direction, d sources from o on. */
-static inline void FN(tg_store)(const FN(tg_ctx) * f, uint64_t o, const T u[3])
+/* Store the m directions u of a batch, d sources each, from source o on
+ * (and positions, if the grid keeps them): column by column. */
+static void FN(tg_store)(const FN(tg_ctx) * f, uint64_t o, int m,
+                         T u[3][TG_BATCH])
 {
     bg_grid *g = f->g;
-    FN(tg_splat)(g->x, g->dtype, o, u[0], f->d);
-    FN(tg_splat)(g->y, g->dtype, o, u[1], f->d);
-    FN(tg_splat)(g->z, g->dtype, o, u[2], f->d);
-    if (g->px != NULL) {
-        double dist = f->r->source_distance_m;
-        for (uint64_t k = 0; k < f->d; k++) {
-            g->px[o + k] = (double)u[0] * dist;
-            g->py[o + k] = (double)u[1] * dist;
-            g->pz[o + k] = (double)u[2] * dist;
+    void *cols[3] = {g->x, g->y, g->z};
+    const uint64_t d = f->d;
+    for (int c = 0; c < 3; c++) {
+        if (g->dtype == BG_F32) {
+            float *p = (float *)cols[c] + o;
+            for (int b = 0; b < m; b++, p += d)
+                bg_splat_f32(p, (float)u[c][b], d);
+        } else {
+            double *p = (double *)cols[c] + o;
+            for (int b = 0; b < m; b++, p += d)
+                bg_splat_f64(p, (double)u[c][b], d);
         }
+    }
+    if (g->px != NULL) {
+        double *pos[3] = {g->px, g->py, g->pz};
+        for (int c = 0; c < 3; c++)
+            for (int b = 0; b < m; b++)
+                bg_splat_f64(pos[c] + o + (uint64_t)b * d,
+                             (double)u[c][b] * f->r->source_distance_m, d);
     }
 }
 
-/* Row i: the horizontal rotation of each kept column's vector, the
- * normalization, and the stores. */
+/* Weights (1) and wavelengths of n points from source o on. */
+static void FN(tg_store_wl)(const FN(tg_ctx) * f, uint64_t o, uint64_t n)
+{
+    bg_grid *g = f->g;
+    size_t size = g->dtype == BG_F32 ? sizeof(float) : sizeof(double);
+    if (g->dtype == BG_F32)
+        bg_splat_f32((float *)g->weight + o, 1.0f, n * f->d);
+    else
+        bg_splat_f64((double *)g->weight + o, 1.0, n * f->d);
+    bg_repeat((char *)g->lambda + o * size, f->tile, f->tile_reps, f->d, n,
+              size);
+}
+
+/* Rotate the m gathered column vectors q about k by (c, s) when rot, then
+ * normalize into u: the port's arithmetic, over arrays so that it
+ * vectorizes (packed IEEE operations round as scalar ones). */
+static void FN(tg_batch)(const T k[3], T c, T s, bool rot, int m,
+                         T q[3][TG_BATCH], T u[3][TG_BATCH])
+{
+    const T k0 = k[0], k1 = k[1], k2 = k[2], omc = (T)1 - c;
+    if (rot) {
+#pragma omp simd
+        for (int b = 0; b < m; b++) {
+            T d0 = q[0][b], d1 = q[1][b], d2 = q[2][b];
+            T kd = (((T)0 + k0 * d0) + k1 * d1) + k2 * d2;
+            T x0 = k1 * d2 - k2 * d1, x1 = k2 * d0 - k0 * d2,
+              x2 = k0 * d1 - k1 * d0;
+            q[0][b] = ((d0 * c) + (x0 * s)) + ((k0 * kd) * omc);
+            q[1][b] = ((d1 * c) + (x1 * s)) + ((k1 * kd) * omc);
+            q[2][b] = ((d2 * c) + (x2 * s)) + ((k2 * kd) * omc);
+        }
+    }
+#pragma omp simd
+    for (int b = 0; b < m; b++) {
+        T n = SQRT(q[0][b] * q[0][b] + q[1][b] * q[1][b] + q[2][b] * q[2][b]);
+        u[0][b] = q[0][b] / n;
+        u[1][b] = q[1][b] / n;
+        u[2][b] = q[2][b] / n;
+    }
+}
+
+/* Row i: the kept columns in batches: gather, rotate about the vertical
+ * axis by the row's angle (not when |angle| <= f(1e-10)), normalize,
+ * store. */
 static void FN(tg_row)(const FN(tg_ctx) * f, int64_t i)
 {
     const bg_resolved *r = f->r;
@@ -178,23 +202,26 @@ static void FN(tg_row)(const FN(tg_ctx) * f, int64_t i)
     bool rot = (h < (T)0 ? -h : h) > (T)1e-10;
     T c = COS(h), s = SIN(h);
     const T k[3] = {(T)r->vert[0], (T)r->vert[1], (T)r->vert[2]};
-    uint64_t first = o;
+    T q[3][TG_BATCH], u[3][TG_BATCH];
+    FN(tg_store_wl)(f, o * f->d, end - o);
+    int m = 0;
     for (int64_t j = 0; j < r->vdiv.count; j++) {
         if (f->trims && !FN(tg_kept)(hn2, f->vn2[j]))
             continue;
-        T d[3] = {f->cx[j], f->cy[j], f->cz[j]}, q[3];
-        if (rot)
-            FN(tg_rotate)(k, c, s, d, q);
-        else
-            q[0] = d[0], q[1] = d[1], q[2] = d[2];
-        T n = SQRT(q[0] * q[0] + q[1] * q[1] + q[2] * q[2]);
-        T u[3] = {q[0] / n, q[1] / n, q[2] / n};
-        FN(tg_store)(f, o * f->d, u);
-        o++;
+        q[0][m] = f->cx[j];
+        q[1][m] = f->cy[j];
+        q[2][m] = f->cz[j];
+        if (++m == TG_BATCH) {
+            FN(tg_batch)(k, c, s, rot, m, q, u);
+            FN(tg_store)(f, o * f->d, m, u);
+            o += (uint64_t)m;
+            m = 0;
+        }
     }
-    FN(tg_splat)
-    (f->g->weight, f->g->dtype, first * f->d, (T)1, (end - first) * f->d);
-    FN(tg_lambdas)(f, first * f->d, end - first);
+    if (m > 0) {
+        FN(tg_batch)(k, c, s, rot, m, q, u);
+        FN(tg_store)(f, o * f->d, m, u);
+    }
 }
 
 /* Per column: the trim term and -beam rotated about polar by the angle
@@ -217,19 +244,26 @@ static void FN(tg_columns)(FN(tg_ctx) * f)
 }
 
 /* The port's wavelengths in T: [f(lambda0)] for one step, else
- * f(lmin) + ((f(k) * f(lmax - lmin)) / f(d - 1)). */
-static void FN(tg_wavelengths)(const bg_resolved *r, T *out)
+ * f(lmin) + ((f(k) * f(lmax - lmin)) / f(d - 1)); stored in the grid's
+ * dtype, tile_reps times over. */
+static void FN(tg_wavelengths)(FN(tg_ctx) * f)
 {
+    const bg_resolved *r = f->r;
     const bg_axis *a = &r->disp;
-    if (a->count == 1) {
-        out[0] = (T)r->lambda0_m;
-        return;
-    }
+    bool f32 = f->g->dtype == BG_F32;
     double lmin = r->lambda0_m * (1.0 - a->range / 2.0);
     double lmax = r->lambda0_m * (1.0 + a->range / 2.0);
     const T base = (T)lmin, span = (T)(lmax - lmin), den = (T)(a->count - 1);
-    for (int64_t k = 0; k < a->count; k++)
-        out[k] = base + (((T)k * span) / den);
+    for (int64_t k = 0; k < a->count; k++) {
+        T w = a->count == 1 ? (T)r->lambda0_m : base + (((T)k * span) / den);
+        if (f32)
+            ((float *)f->tile)[k] = (float)w;
+        else
+            ((double *)f->tile)[k] = (double)w;
+    }
+    size_t row = (size_t)f->d * (f32 ? sizeof(float) : sizeof(double));
+    for (uint64_t t = 1; t < f->tile_reps; t++)
+        memcpy((char *)f->tile + t * row, f->tile, row);
 }
 
 /* Points of each row, then their prefix sum: offsets independent of the
@@ -255,17 +289,25 @@ static uint64_t FN(tg_offsets)(FN(tg_ctx) * f)
  * (in T). */
 static void FN(tg_fallback)(const FN(tg_ctx) * f)
 {
-    const T u[3] = {(T)0, (T)0, (T)1};
-    FN(tg_store)(f, 0, u);
-    FN(tg_splat)(f->g->weight, f->g->dtype, 0, (T)1, 1);
-    FN(tg_splat)(f->g->lambda, f->g->dtype, 0, (T)f->r->lambda0_m, 1);
+    T u[3][TG_BATCH];
+    u[0][0] = (T)0, u[1][0] = (T)0, u[2][0] = (T)1;
+    FN(tg_ctx) one = *f;
+    one.d = 1;
+    FN(tg_store)(&one, 0, 1, u);
+    if (f->g->dtype == BG_F32) {
+        ((float *)f->g->weight)[0] = 1.0f;
+        ((float *)f->g->lambda)[0] = (float)(T)f->r->lambda0_m;
+    } else {
+        ((double *)f->g->weight)[0] = 1.0;
+        ((double *)f->g->lambda)[0] = (double)(T)f->r->lambda0_m;
+    }
     f->g->points = 0;
 }
 
 static void FN(tg_free)(FN(tg_ctx) * f)
 {
     free(f->vn2);
-    free(f->lambdas);
+    free(f->tile);
     free(f->offset);
 }
 
@@ -273,10 +315,12 @@ static bg_status FN(tg_alloc)(FN(tg_ctx) * f)
 {
     const bg_resolved *r = f->r;
     size_t v = (size_t)r->vdiv.count, h = (size_t)r->hdiv.count;
+    size_t size = f->g->dtype == BG_F32 ? sizeof(float) : sizeof(double);
+    f->tile_reps = f->d <= TG_TILE_MAX / TG_BATCH ? TG_BATCH : 1;
     f->vn2 = malloc((4 * v + 1) * sizeof(T));
-    f->lambdas = malloc((size_t)f->d * sizeof(T));
+    f->tile = malloc((size_t)(f->d * f->tile_reps) * size);
     f->offset = malloc((h + 1) * sizeof(uint64_t));
-    if (f->vn2 == NULL || f->lambdas == NULL || f->offset == NULL) {
+    if (f->vn2 == NULL || f->tile == NULL || f->offset == NULL) {
         FN(tg_free)(f);
         return BG_NOMEM;
     }
@@ -307,7 +351,7 @@ static bg_status FN(torch_fill)(const torch_job *job)
     } else if (points * f.d != job->g->count) {
         s = BG_INVALID;
     } else {
-        FN(tg_wavelengths)(r, f.lambdas);
+        FN(tg_wavelengths)(&f);
         int64_t rows = r->hdiv.count;
         if (job->threads > 1) {
 #pragma omp parallel for num_threads(job->threads) schedule(dynamic, 4)
@@ -327,3 +371,5 @@ static bg_status FN(torch_fill)(const torch_job *job)
 #undef TG_CAT
 #undef TG_CAT_
 #undef TG_STACK_COLS
+#undef TG_BATCH
+#undef TG_TILE_MAX
