@@ -11,36 +11,45 @@
 #include <emmintrin.h>
 #endif
 
-/* dst[k] = v for k < n. */
+/* dst[k] = v for k < n. From 4 on, whole vectors only: the last one
+ * overlaps the one before (same value), so there is no scalar tail. */
 static inline void bg_splat_f32(float *dst, float v, uint64_t n)
 {
-    uint64_t k = 0;
 #ifdef __SSE2__
-    const __m128 v4 = _mm_set1_ps(v);
-    for (; k + 8 <= n; k += 8) {
-        _mm_storeu_ps(dst + k, v4);
-        _mm_storeu_ps(dst + k + 4, v4);
+    if (n >= 4) {
+        const __m128 v4 = _mm_set1_ps(v);
+        uint64_t k = 0;
+        for (; k + 8 < n; k += 8) {
+            _mm_storeu_ps(dst + k, v4);
+            _mm_storeu_ps(dst + k + 4, v4);
+        }
+        for (; k + 4 < n; k += 4)
+            _mm_storeu_ps(dst + k, v4);
+        _mm_storeu_ps(dst + n - 4, v4);
+        return;
     }
-    for (; k + 4 <= n; k += 4)
-        _mm_storeu_ps(dst + k, v4);
 #endif
-    for (; k < n; k++)
+    for (uint64_t k = 0; k < n; k++)
         dst[k] = v;
 }
 
 static inline void bg_splat_f64(double *dst, double v, uint64_t n)
 {
-    uint64_t k = 0;
 #ifdef __SSE2__
-    const __m128d v2 = _mm_set1_pd(v);
-    for (; k + 4 <= n; k += 4) {
-        _mm_storeu_pd(dst + k, v2);
-        _mm_storeu_pd(dst + k + 2, v2);
+    if (n >= 2) {
+        const __m128d v2 = _mm_set1_pd(v);
+        uint64_t k = 0;
+        for (; k + 4 < n; k += 4) {
+            _mm_storeu_pd(dst + k, v2);
+            _mm_storeu_pd(dst + k + 2, v2);
+        }
+        for (; k + 2 < n; k += 2)
+            _mm_storeu_pd(dst + k, v2);
+        _mm_storeu_pd(dst + n - 2, v2);
+        return;
     }
-    for (; k + 2 <= n; k += 2)
-        _mm_storeu_pd(dst + k, v2);
 #endif
-    for (; k < n; k++)
+    for (uint64_t k = 0; k < n; k++)
         dst[k] = v;
 }
 

@@ -161,6 +161,7 @@ static void plan_trim(const bg_resolved *r, trim_plan *t)
             t->vterm[j] = trim_term(&r->vdiv, j);
         t->vcached = true;
     }
+
     t->jmin = argmin_term(&r->vdiv);
     t->bmin = trim_term(&r->vdiv, t->jmin);
     int64_t imin = argmin_term(&r->hdiv);
@@ -378,6 +379,7 @@ typedef struct {
     uint64_t tile_reps;
     double *cx, *cy, *cz; /* per column from col0: p rotated about polar */
     int64_t col0;
+    bool avx;         /* the CPU has AVX (unitize_batch_avx) */
     int64_t *run_lo;  /* per row from plan ilo: first kept column */
     uint64_t *offset; /* per row: first source index; rows+1 entries */
 } fill_ctx;
@@ -546,6 +548,35 @@ static void unitize_batch(const double *restrict px, const double *restrict py,
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define BG_GRID_AVX 1
+/* unitize_batch four at a time with AVX, where the CPU has it: the same
+ * correctly rounded IEEE operations per element (vsqrtpd, vdivpd), so the
+ * same bits; on CPUs whose 256-bit divider is as fast per instruction as
+ * the 128-bit one, twice the throughput. */
+__attribute__((target("avx"))) static void
+unitize_batch_avx(const double *restrict px, const double *restrict py,
+                  const double *restrict pz, int m, double *restrict ux,
+                  double *restrict uy, double *restrict uz)
+{
+    int b = 0;
+    for (; b + 4 <= m; b += 4) {
+        __m256d x = _mm256_loadu_pd(px + b), y = _mm256_loadu_pd(py + b);
+        __m256d z = _mm256_loadu_pd(pz + b);
+        __m256d sq = _mm256_add_pd(
+            _mm256_add_pd(_mm256_mul_pd(x, x), _mm256_mul_pd(y, y)),
+            _mm256_mul_pd(z, z));
+        __m256d mag = _mm256_sqrt_pd(sq);
+        _mm256_storeu_pd(ux + b, _mm256_div_pd(x, mag));
+        _mm256_storeu_pd(uy + b, _mm256_div_pd(y, mag));
+        _mm256_storeu_pd(uz + b, _mm256_div_pd(z, mag));
+    }
+    if (b < m)
+        unitize_batch(px + b, py + b, pz + b, m - b, ux + b, uy + b, uz + b);
+}
+#endif
+
 /* Rotate, unitize and store the m points of one batch starting at column
  * index ci (relative to col0), sources from o on. */
 static void emit_batch(const fill_ctx *f, int64_t ci, int m, double s, double c,
@@ -554,6 +585,13 @@ static void emit_batch(const fill_ctx *f, int64_t ci, int m, double s, double c,
     double p[3][BG_GRID_BATCH], u[3][BG_GRID_BATCH];
     rotate_batch(f->cx + ci, f->cy + ci, f->cz + ci, f->r->vert, s, c, m, p[0],
                  p[1], p[2]);
+#ifdef BG_GRID_AVX
+    if (f->avx) {
+        unitize_batch_avx(p[0], p[1], p[2], m, u[0], u[1], u[2]);
+        store_batch(f, o, m, u, p);
+        return;
+    }
+#endif
     unitize_batch(p[0], p[1], p[2], m, u[0], u[1], u[2]);
     store_batch(f, o, m, u, p);
 }
@@ -735,6 +773,9 @@ bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
     if (!plan_matches(&t, points))
         return BG_INVALID;
     fill_ctx f = {.r = r, .g = g, .d = d, .weight = 1.0 / (double)g->count};
+#ifdef BG_GRID_AVX
+    f.avx = __builtin_cpu_supports("avx");
+#endif
     f.tile_reps = d <= BG_GRID_TILE_MAX / BG_GRID_BATCH ? BG_GRID_BATCH : 1;
     f.lambdas = malloc((size_t)d * sizeof *f.lambdas);
     f.lambdas_f32 = malloc((size_t)(d * f.tile_reps) * sizeof *f.lambdas_f32);
