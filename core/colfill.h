@@ -70,4 +70,17 @@ static inline void bg_repeat(void *dst, const void *tile, uint64_t reps,
         memcpy(p, tile, (size_t)(m * d) * size);
 }
 
+/* Repeat the first `unit` bytes of buf until it holds reps copies, by
+ * doubling (a handful of memcpy calls, not reps of them). */
+static inline void bg_tile_fill(void *buf, size_t unit, uint64_t reps)
+{
+    char *p = buf;
+    size_t have = unit, want = unit * (size_t)reps;
+    while (have < want) {
+        size_t n = have < want - have ? have : want - have;
+        memcpy(p + have, p, n);
+        have += n;
+    }
+}
+
 #endif

@@ -23,6 +23,12 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+/* AVX copies of the hot loops, chosen at run time (fill_ctx.avx): the same
+ * IEEE operations per element, so the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define BG_GRID_AVX 1
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -426,6 +432,27 @@ static void spread_f32(float *restrict dst, const double *restrict src, int m,
         bg_splat_f32(dst, (float)src[b], d);
 }
 
+#ifdef BG_GRID_AVX
+/* spread_f32 with 8-wide stores where the CPU has AVX (the last one
+ * overlapping, as bg_splat_f32 does). */
+__attribute__((target("avx"))) static void
+spread_f32_avx(float *restrict dst, const double *restrict src, int m,
+               uint64_t d)
+{
+    if (d < 8) {
+        spread_f32(dst, src, m, d);
+        return;
+    }
+    for (int b = 0; b < m; b++, dst += d) {
+        const __m256 v8 = _mm256_set1_ps((float)src[b]);
+        for (uint64_t k = 0; k + 8 < d; k += 8)
+            _mm256_storeu_ps(dst + k, v8);
+        _mm256_storeu_ps(dst + d - 8, v8);
+    }
+}
+
+#endif
+
 /* dst[i] = v for i < n. */
 static void fill_f64(double *restrict dst, double v, uint64_t n)
 {
@@ -481,9 +508,18 @@ static void store_batch(const fill_ctx *f, uint64_t o, int m,
     bg_grid *g = f->g;
     const uint64_t d = f->d, n = (uint64_t)m * d;
     if (g->dtype == BG_F32) {
-        spread_f32((float *)g->x + o, u[0], m, d);
-        spread_f32((float *)g->y + o, u[1], m, d);
-        spread_f32((float *)g->z + o, u[2], m, d);
+#ifdef BG_GRID_AVX
+        if (f->avx) {
+            spread_f32_avx((float *)g->x + o, u[0], m, d);
+            spread_f32_avx((float *)g->y + o, u[1], m, d);
+            spread_f32_avx((float *)g->z + o, u[2], m, d);
+        } else
+#endif
+        {
+            spread_f32((float *)g->x + o, u[0], m, d);
+            spread_f32((float *)g->y + o, u[1], m, d);
+            spread_f32((float *)g->z + o, u[2], m, d);
+        }
         fill_f32((float *)g->weight + o, (float)f->weight, n);
         repeat_f32((float *)g->lambda + o, f->lambdas_f32, f->tile_reps, m, d);
     } else {
@@ -502,21 +538,26 @@ static void store_batch(const fill_ctx *f, uint64_t o, int m,
 
 /* Rotate the m column vectors q about axis by one row angle (sin s, cos c):
  * nanoBragg's rotate_axis, term for term, written over arrays so that it
- * vectorizes (packed IEEE operations round exactly as scalar ones). */
+ * vectorizes (packed IEEE operations round exactly as scalar ones). The
+ * body is a macro so that an AVX copy (rotate_batch_avx) has the very same
+ * operations. */
+#define BG_ROTATE_BATCH_BODY                                                   \
+    const double a0 = axis[0], a1 = axis[1], a2 = axis[2];                     \
+    const double omc = 1.0 - c;                                                \
+    _Pragma("omp simd") for (int b = 0; b < m; b++)                            \
+    {                                                                          \
+        double dot = (a0 * qx[b] + a1 * qy[b] + a2 * qz[b]) * omc;             \
+        px[b] = a0 * dot + qx[b] * c + (-a2 * qy[b] + a1 * qz[b]) * s;         \
+        py[b] = a1 * dot + qy[b] * c + (+a2 * qx[b] - a0 * qz[b]) * s;         \
+        pz[b] = a2 * dot + qz[b] * c + (-a1 * qx[b] + a0 * qy[b]) * s;         \
+    }
+
 static void rotate_batch(const double *restrict qx, const double *restrict qy,
                          const double *restrict qz, const double axis[3],
                          double s, double c, int m, double *restrict px,
                          double *restrict py, double *restrict pz)
 {
-    const double a0 = axis[0], a1 = axis[1], a2 = axis[2];
-    const double omc = 1.0 - c;
-#pragma omp simd
-    for (int b = 0; b < m; b++) {
-        double dot = (a0 * qx[b] + a1 * qy[b] + a2 * qz[b]) * omc;
-        px[b] = a0 * dot + qx[b] * c + (-a2 * qy[b] + a1 * qz[b]) * s;
-        py[b] = a1 * dot + qy[b] * c + (+a2 * qx[b] - a0 * qz[b]) * s;
-        pz[b] = a2 * dot + qz[b] * c + (-a1 * qx[b] + a0 * qy[b]) * s;
-    }
+    BG_ROTATE_BATCH_BODY
 }
 
 /* nanoBragg's unitize over m vectors: u = p / sqrt(x*x + y*y + z*z). With
@@ -548,9 +589,17 @@ static void unitize_batch(const double *restrict px, const double *restrict py,
     }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define BG_GRID_AVX 1
+#ifdef BG_GRID_AVX
+/* rotate_batch four at a time where the CPU has AVX: the same body. */
+__attribute__((target("avx"))) static void
+rotate_batch_avx(const double *restrict qx, const double *restrict qy,
+                 const double *restrict qz, const double axis[3], double s,
+                 double c, int m, double *restrict px, double *restrict py,
+                 double *restrict pz)
+{
+    BG_ROTATE_BATCH_BODY
+}
+
 /* unitize_batch four at a time with AVX, where the CPU has it: the same
  * correctly rounded IEEE operations per element (vsqrtpd, vdivpd), so the
  * same bits; on CPUs whose 256-bit divider is as fast per instruction as
@@ -583,15 +632,17 @@ static void emit_batch(const fill_ctx *f, int64_t ci, int m, double s, double c,
                        uint64_t o)
 {
     double p[3][BG_GRID_BATCH], u[3][BG_GRID_BATCH];
-    rotate_batch(f->cx + ci, f->cy + ci, f->cz + ci, f->r->vert, s, c, m, p[0],
-                 p[1], p[2]);
 #ifdef BG_GRID_AVX
     if (f->avx) {
+        rotate_batch_avx(f->cx + ci, f->cy + ci, f->cz + ci, f->r->vert, s, c,
+                         m, p[0], p[1], p[2]);
         unitize_batch_avx(p[0], p[1], p[2], m, u[0], u[1], u[2]);
         store_batch(f, o, m, u, p);
         return;
     }
 #endif
+    rotate_batch(f->cx + ci, f->cy + ci, f->cz + ci, f->r->vert, s, c, m, p[0],
+                 p[1], p[2]);
     unitize_batch(p[0], p[1], p[2], m, u[0], u[1], u[2]);
     store_batch(f, o, m, u, p);
 }

@@ -262,8 +262,7 @@ static void FN(tg_wavelengths)(FN(tg_ctx) * f)
             ((double *)f->tile)[k] = (double)w;
     }
     size_t row = (size_t)f->d * (f32 ? sizeof(float) : sizeof(double));
-    for (uint64_t t = 1; t < f->tile_reps; t++)
-        memcpy((char *)f->tile + t * row, f->tile, row);
+    bg_tile_fill(f->tile, row, f->tile_reps);
 }
 
 /* Points of each row, then their prefix sum: offsets independent of the
