@@ -9,11 +9,13 @@
 
 #include "api/encode.h"
 #include "api/ids.h"
+#include "api/warnings.h"
 #include "core/fmt.h"
 
 /* Bytes of the pending buffer: holds items that did not fit a caller's
  * buffer; larger than any one item (the JSON head is the largest). */
-#define BGAPI_JSON_HEAD_MAX (1200 + BGAPI_ID_MAX) /* the id and the rest */
+/* the id, the warnings and the rest */
+#define BGAPI_JSON_HEAD_MAX (1200 + BGAPI_ID_MAX + BGAPI_WARNINGS_JSON_MAX)
 #define BGAPI_PEND_MAX      (BGAPI_JSON_HEAD_MAX + 648)
 #define BGAPI_MEMO_SLOTS    256
 

@@ -1,7 +1,8 @@
 /* encode_json.c - the JSON representation of a grid: id, count, the
  * resolved parameters in request units, then directions, weights and
  * wavelengths, each number written by bg_fmt_double so it parses back to
- * the identical double. Written item by item into the caller's buffer by
+ * the identical double; then the answer's warnings (api/warnings.h), if
+ * any. Written item by item into the caller's buffer by
  * bgapi_json_fill (see encode_internal.h). */
 #include <inttypes.h>
 #include <stdio.h>
@@ -77,8 +78,16 @@ static size_t json_head(const bgapi_encoder *e, char *out)
     p = put_vec(p, ",\"polar_vector\":", r->polar);
     p = put_key_num(p,
                     ",\"source_distance_mm\":", r->source_distance_m * 1000.0);
-    p = put_str(p, r->round_div ? ",\"round_div\":true}"
-                                : ",\"round_div\":false}");
+    p = put_str(p,
+                r->round_div ? ",\"round_div\":true" : ",\"round_div\":false");
+    if (r->semantics == BG_SEM_TORCH) {
+        p = put_str(p, ",\"semantics\":\"nanobrag_torch\",\"dtype\":");
+        p = put_str(p, r->dtype == BG_F32 ? "\"float32\"" : "\"float64\"");
+    }
+    *p++ = '}';
+    bgapi_warnings w;
+    bgapi_warnings_of(r, e->v.grid, &w);
+    p += bgapi_warnings_json(&w, p);
     p = put_str(p, ",\"directions\":[");
     return (size_t)(p - out);
 }

@@ -568,12 +568,14 @@ static int spectrum_panel(sbuf *b, const grid_reader *g, char *note,
 
 /* ---- the document ---- */
 
-/* The semantics the grid follows. The resolved set has no field for it
- * yet: every grid is nanoBragg.c's (README). */
+/* The semantics the grid follows (docs/torch.md), with the port's
+ * arithmetic type. */
 static const char *semantics_name(const bg_resolved *r)
 {
-    (void)r;
-    return "nanoBragg.c";
+    if (r->semantics != BG_SEM_TORCH)
+        return "nanoBragg.c";
+    return r->dtype == BG_F32 ? "nanobrag_torch (float32)"
+                              : "nanobrag_torch (float64)";
 }
 
 /* Text with &, <, > and " escaped (the notes are ASCII and UTF-8). */

@@ -23,10 +23,21 @@
  *   12  beam               vec      (1, 0, 0)
  *   13  polar              vec      (0, 0, 1)
  *   14  source_distance_m  f64      10.0
+ *   15  semantics          varint   0 (nanoBragg); 1 is "nanobrag_torch"
+ *   16  dtype              varint   0 (float32); 1 is float64. Written only
+ *                                   with semantics 1 (it is the port's
+ *                                   arithmetic type, docs/torch.md)
+ *   17  ignored            varint   0; BG_IGNORED_* bits of the fields the
+ *                                   port read and ignored (semantics 1
+ *                                   only), so that an answer's warnings
+ *                                   are a function of its id
+ *   (18, 19 free; 20 and above are the beam models')
  *
  *   step(c, r) = c >= 2 ? r / (double)(c - 1) : r: what bg_resolve derives
  *   when a count and a range are given without a step (and, for c == 2,
  *   a range alone), computed by the same expression, so the same double.
+ *   Under semantics 1 a count may be 0 (the port's table has no sanity
+ *   reset) and the defaults above still apply as written.
  *   f64 is the IEEE-754 bit pattern, 8 bytes little-endian. vec is a mask
  *   byte, two bits per component (bits 0-1 x, 2-3 y, 4-5 z; 6-7 zero): 0
  *   for +0.0, 1 for 1.0, 2 for -1.0, 3 for an f64 that follows (in x, y, z
@@ -69,6 +80,9 @@ enum {
     TAG_BEAM,
     TAG_POLAR,
     TAG_SOURCE_DISTANCE,
+    TAG_SEMANTICS,
+    TAG_DTYPE,
+    TAG_IGNORED,
     TAG_END /* the first unknown tag */
 };
 
@@ -204,6 +218,11 @@ static size_t canon_write(const bg_resolved *r, unsigned char *out)
     field_vec(&s, TAG_BEAM, r->beam, def_beam);
     field_vec(&s, TAG_POLAR, r->polar, def_polar);
     field_f64(&s, TAG_SOURCE_DISTANCE, r->source_distance_m, DEF_DISTANCE);
+    if (r->semantics == BG_SEM_TORCH) {
+        field_count(&s, TAG_SEMANTICS, 1, 0);
+        field_count(&s, TAG_DTYPE, r->dtype == BG_F64 ? 1 : 0, 0);
+        field_count(&s, TAG_IGNORED, (int64_t)r->ignored, 0);
+    }
     return s.n;
 }
 
@@ -250,7 +269,8 @@ static int get_f64(source *s, double *out)
 static int get_count(source *s, int64_t *out)
 {
     uint64_t v;
-    if (get_varint(s, &v) != 0 || v < 1 || v > (uint64_t)BG_AXIS_COUNT_MAX)
+    /* 0 only under semantics 1; bg_resolved_check refuses it otherwise */
+    if (get_varint(s, &v) != 0 || v > (uint64_t)BG_AXIS_COUNT_MAX)
         return -1;
     *out = (int64_t)v;
     return 0;
@@ -309,6 +329,12 @@ static int canon_parse(const unsigned char *buf, size_t len, bg_resolved *r)
         case TAG_POLAR:
             rc = get_vec(&s, vec[tag]);
             break;
+        case TAG_SEMANTICS:
+        case TAG_DTYPE:
+        case TAG_IGNORED:
+            rc = get_varint(&s, &flag) != 0 || flag > BG_IGNORED_ALL ? -1 : 0;
+            count[tag] = (int64_t)flag;
+            break;
         default:
             rc = get_f64(&s, &real[tag]);
             break;
@@ -337,6 +363,12 @@ static int canon_parse(const unsigned char *buf, size_t len, bg_resolved *r)
            sizeof o.polar);
     o.source_distance_m =
         has[TAG_SOURCE_DISTANCE] ? real[TAG_SOURCE_DISTANCE] : DEF_DISTANCE;
+    if (has[TAG_SEMANTICS] && count[TAG_SEMANTICS] != 1)
+        return -1;
+    o.semantics = has[TAG_SEMANTICS] ? BG_SEM_TORCH : BG_SEM_NANOBRAGG;
+    o.dtype = o.semantics == BG_SEM_TORCH && !(count[TAG_DTYPE] == 1) ? BG_F32
+                                                                      : BG_F64;
+    o.ignored = (unsigned)count[TAG_IGNORED];
     if (bg_resolved_derive_vert(o.beam, o.polar, o.vert, NULL) != BG_OK ||
         bg_resolved_check(&o, NULL) != BG_OK)
         return -1;

@@ -20,7 +20,9 @@ typedef enum {
     KIND_COUNT,
     KIND_BOOL,
     KIND_CONV,
-    KIND_VEC3
+    KIND_VEC3,
+    KIND_SEMANTICS,
+    KIND_DTYPE
 } field_kind;
 
 typedef struct {
@@ -44,8 +46,15 @@ static const field_spec fields[] = {
     FIELD(vdivsteps, KIND_COUNT),         FIELD(round_div, KIND_BOOL),
     FIELD(convention, KIND_CONV),         FIELD(beam_vector, KIND_VEC3),
     FIELD(polar_vector, KIND_VEC3),       FIELD(source_distance_mm, KIND_REAL),
+    FIELD(semantics, KIND_SEMANTICS),     FIELD(dtype, KIND_DTYPE),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
+
+/* The beam-model fields (README "Beam models"): the PyTorch port has no
+ * equivalent, so under "semantics": "nanobrag_torch" each is a 422 naming
+ * it, whether or not this build parses it (docs/torch.md). */
+static const char *const torch_refused[] = {"spectrum", "divergence_profile",
+                                            "weights", "hc_eV_A"};
 
 /* Write s as it may be echoed to a client: at most `limit` bytes of it
  * (not cutting a UTF-8 sequence), with control characters, quotes and
@@ -137,6 +146,39 @@ static int parse_conv(const json_t *v, bg_params *out, bgapi_problem *prob)
                              shown);
 }
 
+static int parse_semantics(const json_t *v, bg_params *out, bgapi_problem *prob)
+{
+    if (bg_semantics_from_name(json_string_value(v), &out->semantics) == 0)
+        return 0;
+    char shown[80];
+    echo_name(shown, sizeof shown, json_string_value(v),
+              BGAPI_PROBLEM_FIELD_MAX);
+    return bgapi_problem_set(prob, 422, "invalid-value", NULL, "semantics",
+                             "semantics \"%s\" is unknown; use \"nanobragg\" "
+                             "(the default) or \"nanobrag_torch\"",
+                             shown);
+}
+
+static int parse_dtype(const json_t *v, bg_params *out, bgapi_problem *prob)
+{
+    const char *s = json_string_value(v);
+    out->dtype_given = true;
+    if (strcmp(s, "float32") == 0) {
+        out->dtype = BG_F32;
+        return 0;
+    }
+    if (strcmp(s, "float64") == 0) {
+        out->dtype = BG_F64;
+        return 0;
+    }
+    char shown[80];
+    echo_name(shown, sizeof shown, s, BGAPI_PROBLEM_FIELD_MAX);
+    return bgapi_problem_set(prob, 422, "invalid-value", NULL, "dtype",
+                             "dtype \"%s\" is unknown; use \"float32\" (the "
+                             "default) or \"float64\"",
+                             shown);
+}
+
 /* Store JSON value v of field f into *out, or fill *prob (400 wrong-type,
  * 422 for an unknown convention). */
 static int parse_field(const field_spec *f, const json_t *v, bg_params *out,
@@ -182,6 +224,14 @@ static int parse_field(const field_spec *f, const json_t *v, bg_params *out,
         vec->given = true;
         return 0;
     }
+    case KIND_SEMANTICS:
+        if (!json_is_string(v))
+            return wrong_type(prob, f->name, "a string");
+        return parse_semantics(v, out, prob);
+    case KIND_DTYPE:
+        if (!json_is_string(v))
+            return wrong_type(prob, f->name, "a string");
+        return parse_dtype(v, out, prob);
     }
     return wrong_type(prob, f->name, "known");
 }
@@ -193,6 +243,25 @@ static const field_spec *find_field(const char *name)
             return &fields[i];
     }
     return NULL;
+}
+
+/* Under the PyTorch port's semantics, a beam-model field is a 422 naming
+ * it (before the unknown-field check, so the answer is the same whether or
+ * not this build knows the field). 0 if there is none. */
+static int refuse_torch_fields(const json_t *root, bgapi_problem *prob)
+{
+    const json_t *sem = json_object_get(root, "semantics");
+    if (!json_is_string(sem) ||
+        strcmp(json_string_value(sem), "nanobrag_torch") != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof torch_refused / sizeof torch_refused[0]; i++)
+        if (json_object_get(root, torch_refused[i]) != NULL)
+            return bgapi_problem_set(
+                prob, 422, "invalid-value", NULL, torch_refused[i],
+                "%s has no equivalent in the PyTorch port; remove it or use "
+                "\"semantics\": \"nanobragg\"",
+                torch_refused[i]);
+    return 0;
 }
 
 static int malformed(bgapi_problem *prob, const json_error_t *jerr)
@@ -229,6 +298,8 @@ int bgapi_parse_params(const char *body, size_t len, bg_params *out,
         rc = bgapi_problem_set(prob, 400, "wrong-type", NULL, NULL,
                                "the body must be a JSON object of "
                                "parameters, such as {\"divsteps\": 9}");
+    } else {
+        rc = refuse_torch_fields(root, prob);
     }
     const char *key;
     json_t *value;

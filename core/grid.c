@@ -15,10 +15,19 @@
  * only does nanoBragg's second rotation and the normalization. */
 #include "core/grid.h"
 
+#include "core/colfill.h"
+#include "core/torch.h"
+
 #include <math.h>
 #include <omp.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
+#endif
+/* AVX copies of the hot loops, chosen at run time (fill_ctx.avx): the same
+ * IEEE operations per element, so the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define BG_GRID_AVX 1
 #endif
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +38,12 @@
 #define BG_GRID_TAME_MAX 1e150
 /* Points rotated and unitized together (stack arrays, no allocation). */
 #define BG_GRID_BATCH 128
+/* Columns whose trim terms a plan keeps (the same doubles trim_term
+ * gives, computed once instead of in every row's searches). */
+#define BG_GRID_TERM_CACHE 256
+/* Elements of the float32 wavelength tile, at most (a batch's worth of
+ * the pattern when it fits). */
+#define BG_GRID_TILE_MAX 65536
 
 /* The kept-point structure of a grid: points == sum of row lengths. */
 typedef struct {
@@ -38,6 +53,8 @@ typedef struct {
     int64_t jmin;     /* column of the smallest B */
     double bmin;      /* B(jmin) */
     int64_t ilo, ihi; /* rows with kept points (ilo > ihi: none) */
+    bool vcached;     /* vterm holds every column's trim term */
+    double vterm[BG_GRID_TERM_CACHE];
 } trim_plan;
 
 /* nanoBragg's angle of index i on axis a: step*i - range/2. */
@@ -92,6 +109,14 @@ static int64_t argmin_term(const bg_axis *a)
     return trim_term(a, lo - 1) <= trim_term(a, lo) ? lo - 1 : lo;
 }
 
+/* trim_term(a, m), from the plan's cache when it holds axis a. */
+static inline double term_at(const trim_plan *t, const bg_axis *a, int64_t m)
+{
+    if (t->vcached && a == &t->r->vdiv)
+        return t->vterm[m];
+    return trim_term(a, m);
+}
+
 /* First index in [lo, mid] that is kept, given that kept is monotone
  * non-decreasing there and mid is kept. term_axis is the searched axis,
  * other the fixed term. */
@@ -101,7 +126,7 @@ static int64_t search_first(const trim_plan *t, const bg_axis *a, double other,
     int64_t hi = mid;
     while (lo < hi) {
         int64_t m = lo + (hi - lo) / 2;
-        if (is_kept(t->r->round_div, other, trim_term(a, m)))
+        if (is_kept(t->r->round_div, other, term_at(t, a, m)))
             hi = m;
         else
             lo = m + 1;
@@ -116,7 +141,7 @@ static int64_t search_last(const trim_plan *t, const bg_axis *a, double other,
     int64_t lo = mid;
     while (lo < hi) {
         int64_t m = hi - (hi - lo) / 2;
-        if (is_kept(t->r->round_div, other, trim_term(a, m)))
+        if (is_kept(t->r->round_div, other, term_at(t, a, m)))
             lo = m;
         else
             hi = m - 1;
@@ -127,7 +152,9 @@ static int64_t search_last(const trim_plan *t, const bg_axis *a, double other,
 /* Work out which rows and columns can hold kept points. */
 static void plan_trim(const bg_resolved *r, trim_plan *t)
 {
-    memset(t, 0, sizeof *t);
+    t->vcached = false;
+    t->jmin = 0;
+    t->bmin = 0.0;
     t->r = r;
     t->all_kept = !r->round_div || r->hdiv.range == 0.0 || r->vdiv.range == 0.0;
     t->tame = t->all_kept || (axis_tame(&r->hdiv) && axis_tame(&r->vdiv));
@@ -135,6 +162,12 @@ static void plan_trim(const bg_resolved *r, trim_plan *t)
     t->ihi = r->hdiv.count - 1;
     if (t->all_kept || !t->tame)
         return;
+    if (r->vdiv.count <= BG_GRID_TERM_CACHE) {
+        for (int64_t j = 0; j < r->vdiv.count; j++)
+            t->vterm[j] = trim_term(&r->vdiv, j);
+        t->vcached = true;
+    }
+
     t->jmin = argmin_term(&r->vdiv);
     t->bmin = trim_term(&r->vdiv, t->jmin);
     int64_t imin = argmin_term(&r->hdiv);
@@ -227,6 +260,8 @@ static const char *largest_axis(const bg_resolved *r)
 bg_status bg_grid_count(const bg_resolved *r, uint64_t max_sources,
                         uint64_t *count, uint64_t *points, bg_error *err)
 {
+    if (r->semantics == BG_SEM_TORCH)
+        return bg_torch_count(r, max_sources, count, points, err);
     bg_status s = bg_resolved_check(r, err);
     if (s != BG_OK)
         return s;
@@ -343,12 +378,14 @@ static void rotate(const double v[3], const double axis[3], double s, double c,
 typedef struct {
     const bg_resolved *r;
     bg_grid *g;
-    uint64_t d;           /* dispersion steps */
-    double weight;        /* 1/N */
-    double *lambdas;      /* d wavelengths */
-    float *lambdas_f32;   /* the same, rounded to float */
+    uint64_t d;         /* dispersion steps */
+    double weight;      /* 1/N */
+    double *lambdas;    /* d wavelengths */
+    float *lambdas_f32; /* the same, rounded to float, tile_reps times */
+    uint64_t tile_reps;
     double *cx, *cy, *cz; /* per column from col0: p rotated about polar */
     int64_t col0;
+    bool avx;         /* the CPU has AVX (unitize_batch_avx) */
     int64_t *run_lo;  /* per row from plan ilo: first kept column */
     uint64_t *offset; /* per row: first source index; rows+1 entries */
 } fill_ctx;
@@ -385,12 +422,36 @@ static void spread_f64(double *restrict dst, const double *restrict src, int m,
 static void spread_f32(float *restrict dst, const double *restrict src, int m,
                        uint64_t d)
 {
+    if (d == 1) {
+#pragma omp simd
+        for (int b = 0; b < m; b++)
+            dst[b] = (float)src[b];
+        return;
+    }
+    for (int b = 0; b < m; b++, dst += d)
+        bg_splat_f32(dst, (float)src[b], d);
+}
+
+#ifdef BG_GRID_AVX
+/* spread_f32 with 8-wide stores where the CPU has AVX (the last one
+ * overlapping, as bg_splat_f32 does). */
+__attribute__((target("avx"))) static void
+spread_f32_avx(float *restrict dst, const double *restrict src, int m,
+               uint64_t d)
+{
+    if (d < 8) {
+        spread_f32(dst, src, m, d);
+        return;
+    }
     for (int b = 0; b < m; b++, dst += d) {
-        const float v = (float)src[b];
-        for (uint64_t k = 0; k < d; k++)
-            dst[k] = v;
+        const __m256 v8 = _mm256_set1_ps((float)src[b]);
+        for (uint64_t k = 0; k + 8 < d; k += 8)
+            _mm256_storeu_ps(dst + k, v8);
+        _mm256_storeu_ps(dst + d - 8, v8);
     }
 }
+
+#endif
 
 /* dst[i] = v for i < n. */
 static void fill_f64(double *restrict dst, double v, uint64_t n)
@@ -426,15 +487,16 @@ static void repeat_f64(double *restrict dst, const double *restrict pattern,
     }
 }
 
-static void repeat_f32(float *restrict dst, const float *restrict pattern,
-                       int m, uint64_t d)
+/* The wavelengths of m points in float32: whole tiles of the pattern
+ * (lambdas_f32 holds it tile_reps times). */
+static void repeat_f32(float *restrict dst, const float *restrict tile,
+                       uint64_t tile_reps, int m, uint64_t d)
 {
     if (d == 1) {
-        fill_f32(dst, pattern[0], (uint64_t)m);
+        fill_f32(dst, tile[0], (uint64_t)m);
         return;
     }
-    for (int b = 0; b < m; b++, dst += d)
-        memcpy(dst, pattern, (size_t)d * sizeof *dst);
+    bg_repeat(dst, tile, tile_reps, d, (uint64_t)m, sizeof *dst);
 }
 
 /* Store the m points of a batch (unit directions u, positions p), d sources
@@ -446,11 +508,20 @@ static void store_batch(const fill_ctx *f, uint64_t o, int m,
     bg_grid *g = f->g;
     const uint64_t d = f->d, n = (uint64_t)m * d;
     if (g->dtype == BG_F32) {
-        spread_f32((float *)g->x + o, u[0], m, d);
-        spread_f32((float *)g->y + o, u[1], m, d);
-        spread_f32((float *)g->z + o, u[2], m, d);
+#ifdef BG_GRID_AVX
+        if (f->avx) {
+            spread_f32_avx((float *)g->x + o, u[0], m, d);
+            spread_f32_avx((float *)g->y + o, u[1], m, d);
+            spread_f32_avx((float *)g->z + o, u[2], m, d);
+        } else
+#endif
+        {
+            spread_f32((float *)g->x + o, u[0], m, d);
+            spread_f32((float *)g->y + o, u[1], m, d);
+            spread_f32((float *)g->z + o, u[2], m, d);
+        }
         fill_f32((float *)g->weight + o, (float)f->weight, n);
-        repeat_f32((float *)g->lambda + o, f->lambdas_f32, m, d);
+        repeat_f32((float *)g->lambda + o, f->lambdas_f32, f->tile_reps, m, d);
     } else {
         spread_f64((double *)g->x + o, u[0], m, d);
         spread_f64((double *)g->y + o, u[1], m, d);
@@ -467,21 +538,26 @@ static void store_batch(const fill_ctx *f, uint64_t o, int m,
 
 /* Rotate the m column vectors q about axis by one row angle (sin s, cos c):
  * nanoBragg's rotate_axis, term for term, written over arrays so that it
- * vectorizes (packed IEEE operations round exactly as scalar ones). */
+ * vectorizes (packed IEEE operations round exactly as scalar ones). The
+ * body is a macro so that an AVX copy (rotate_batch_avx) has the very same
+ * operations. */
+#define BG_ROTATE_BATCH_BODY                                                   \
+    const double a0 = axis[0], a1 = axis[1], a2 = axis[2];                     \
+    const double omc = 1.0 - c;                                                \
+    _Pragma("omp simd") for (int b = 0; b < m; b++)                            \
+    {                                                                          \
+        double dot = (a0 * qx[b] + a1 * qy[b] + a2 * qz[b]) * omc;             \
+        px[b] = a0 * dot + qx[b] * c + (-a2 * qy[b] + a1 * qz[b]) * s;         \
+        py[b] = a1 * dot + qy[b] * c + (+a2 * qx[b] - a0 * qz[b]) * s;         \
+        pz[b] = a2 * dot + qz[b] * c + (-a1 * qx[b] + a0 * qy[b]) * s;         \
+    }
+
 static void rotate_batch(const double *restrict qx, const double *restrict qy,
                          const double *restrict qz, const double axis[3],
                          double s, double c, int m, double *restrict px,
                          double *restrict py, double *restrict pz)
 {
-    const double a0 = axis[0], a1 = axis[1], a2 = axis[2];
-    const double omc = 1.0 - c;
-#pragma omp simd
-    for (int b = 0; b < m; b++) {
-        double dot = (a0 * qx[b] + a1 * qy[b] + a2 * qz[b]) * omc;
-        px[b] = a0 * dot + qx[b] * c + (-a2 * qy[b] + a1 * qz[b]) * s;
-        py[b] = a1 * dot + qy[b] * c + (+a2 * qx[b] - a0 * qz[b]) * s;
-        pz[b] = a2 * dot + qz[b] * c + (-a1 * qx[b] + a0 * qy[b]) * s;
-    }
+    BG_ROTATE_BATCH_BODY
 }
 
 /* nanoBragg's unitize over m vectors: u = p / sqrt(x*x + y*y + z*z). With
@@ -513,12 +589,58 @@ static void unitize_batch(const double *restrict px, const double *restrict py,
     }
 }
 
+#ifdef BG_GRID_AVX
+/* rotate_batch four at a time where the CPU has AVX: the same body. */
+__attribute__((target("avx"))) static void
+rotate_batch_avx(const double *restrict qx, const double *restrict qy,
+                 const double *restrict qz, const double axis[3], double s,
+                 double c, int m, double *restrict px, double *restrict py,
+                 double *restrict pz)
+{
+    BG_ROTATE_BATCH_BODY
+}
+
+/* unitize_batch four at a time with AVX, where the CPU has it: the same
+ * correctly rounded IEEE operations per element (vsqrtpd, vdivpd), so the
+ * same bits; on CPUs whose 256-bit divider is as fast per instruction as
+ * the 128-bit one, twice the throughput. */
+__attribute__((target("avx"))) static void
+unitize_batch_avx(const double *restrict px, const double *restrict py,
+                  const double *restrict pz, int m, double *restrict ux,
+                  double *restrict uy, double *restrict uz)
+{
+    int b = 0;
+    for (; b + 4 <= m; b += 4) {
+        __m256d x = _mm256_loadu_pd(px + b), y = _mm256_loadu_pd(py + b);
+        __m256d z = _mm256_loadu_pd(pz + b);
+        __m256d sq = _mm256_add_pd(
+            _mm256_add_pd(_mm256_mul_pd(x, x), _mm256_mul_pd(y, y)),
+            _mm256_mul_pd(z, z));
+        __m256d mag = _mm256_sqrt_pd(sq);
+        _mm256_storeu_pd(ux + b, _mm256_div_pd(x, mag));
+        _mm256_storeu_pd(uy + b, _mm256_div_pd(y, mag));
+        _mm256_storeu_pd(uz + b, _mm256_div_pd(z, mag));
+    }
+    if (b < m)
+        unitize_batch(px + b, py + b, pz + b, m - b, ux + b, uy + b, uz + b);
+}
+#endif
+
 /* Rotate, unitize and store the m points of one batch starting at column
  * index ci (relative to col0), sources from o on. */
 static void emit_batch(const fill_ctx *f, int64_t ci, int m, double s, double c,
                        uint64_t o)
 {
     double p[3][BG_GRID_BATCH], u[3][BG_GRID_BATCH];
+#ifdef BG_GRID_AVX
+    if (f->avx) {
+        rotate_batch_avx(f->cx + ci, f->cy + ci, f->cz + ci, f->r->vert, s, c,
+                         m, p[0], p[1], p[2]);
+        unitize_batch_avx(p[0], p[1], p[2], m, u[0], u[1], u[2]);
+        store_batch(f, o, m, u, p);
+        return;
+    }
+#endif
     rotate_batch(f->cx + ci, f->cy + ci, f->cz + ci, f->r->vert, s, c, m, p[0],
                  p[1], p[2]);
     unitize_batch(p[0], p[1], p[2], m, u[0], u[1], u[2]);
@@ -689,6 +811,8 @@ static bg_status fill_runs(const trim_plan *t, fill_ctx *f, int nt)
 
 bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
 {
+    if (r->semantics == BG_SEM_TORCH)
+        return bg_torch_fill(r, g, threads);
     if (bg_resolved_check(r, NULL) != BG_OK || g->count == 0 || g->x == NULL)
         return BG_INVALID;
     uint64_t d = (uint64_t)r->disp.count;
@@ -700,8 +824,12 @@ bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
     if (!plan_matches(&t, points))
         return BG_INVALID;
     fill_ctx f = {.r = r, .g = g, .d = d, .weight = 1.0 / (double)g->count};
+#ifdef BG_GRID_AVX
+    f.avx = __builtin_cpu_supports("avx");
+#endif
+    f.tile_reps = d <= BG_GRID_TILE_MAX / BG_GRID_BATCH ? BG_GRID_BATCH : 1;
     f.lambdas = malloc((size_t)d * sizeof *f.lambdas);
-    f.lambdas_f32 = malloc((size_t)d * sizeof *f.lambdas_f32);
+    f.lambdas_f32 = malloc((size_t)(d * f.tile_reps) * sizeof *f.lambdas_f32);
     if (f.lambdas == NULL || f.lambdas_f32 == NULL) {
         free(f.lambdas);
         free(f.lambdas_f32);
@@ -712,6 +840,9 @@ bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
                        (1.0 + r->disp.step * (double)k - r->disp.range / 2.0);
         f.lambdas_f32[k] = (float)f.lambdas[k];
     }
+    for (uint64_t rep = 1; rep < f.tile_reps; rep++)
+        memcpy(f.lambdas_f32 + rep * d, f.lambdas_f32,
+               (size_t)d * sizeof(float));
     bg_status s = BG_OK;
     if (t.tame)
         s = fill_runs(&t, &f, fill_threads(threads, g->count));

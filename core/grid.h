@@ -19,8 +19,6 @@
  * of the old code stop matching. */
 #define BG_CORE_VERSION 1
 
-typedef enum { BG_F64, BG_F32 } bg_dtype;
-
 /* Flags for bg_grid_alloc. */
 #define BG_GRID_POSITIONS 1u /* also keep source positions (metres) */
 
@@ -78,6 +76,11 @@ bg_status bg_grid_alloc_lead(bg_grid *g, uint64_t count, bg_dtype dtype,
  * bg_grid_count) is filled serially. Values are nanoBragg's arithmetic bit
  * for bit; float32 columns hold the float64 values rounded to float. */
 bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads);
+
+/* Under "semantics": "nanobrag_torch" (r->semantics == BG_SEM_TORCH),
+ * bg_grid_count and bg_grid_fill are bg_torch_count and bg_torch_fill
+ * (core/torch.h): the port's grid, weights 1, and one +z source (points 0)
+ * when nothing is left instead of BG_EMPTY. */
 
 /* Free the columns of *g and zero it. Safe on a zeroed or freed grid. */
 void bg_grid_free(bg_grid *g);

@@ -17,6 +17,9 @@ void bg_params_init(bg_params *p)
     p->round_div = true;
     p->convention_given = false;
     p->convention = BG_CONV_MOSFLM;
+    p->semantics = BG_SEM_NANOBRAGG;
+    p->dtype_given = false;
+    p->dtype = BG_F32;
 }
 
 int bg_convention_from_name(const char *name, bg_convention *out)
@@ -37,4 +40,29 @@ const char *bg_convention_name(bg_convention c)
     if ((int)c < 0 || c >= BG_CONV_COUNT)
         return "UNKNOWN";
     return bg_convention_names[c];
+}
+
+static const char *const bg_semantics_names[BG_SEM_COUNT] = {
+    [BG_SEM_NANOBRAGG] = "nanobragg",
+    [BG_SEM_TORCH] = "nanobrag_torch",
+};
+
+int bg_semantics_from_name(const char *name, bg_semantics *out)
+{
+    if (name == NULL)
+        return -1;
+    for (int s = 0; s < BG_SEM_COUNT; s++) {
+        if (strcmp(name, bg_semantics_names[s]) == 0) {
+            *out = (bg_semantics)s;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *bg_semantics_name(bg_semantics s)
+{
+    if ((int)s < 0 || s >= BG_SEM_COUNT)
+        return "unknown";
+    return bg_semantics_names[s];
 }

@@ -19,6 +19,14 @@ typedef enum {
     BG_CONV_COUNT
 } bg_convention;
 
+/* How a request is resolved and computed: nanoBragg.c's rules (the
+ * default; README) or the PyTorch port's (docs/torch.md). */
+typedef enum { BG_SEM_NANOBRAGG, BG_SEM_TORCH, BG_SEM_COUNT } bg_semantics;
+
+/* A floating-point type: of a grid's columns (core/grid.h), and under the
+ * PyTorch port's semantics also of its arithmetic (docs/torch.md). */
+typedef enum { BG_F64, BG_F32 } bg_dtype;
+
 /* An optional real number: value is meaningful only when given. */
 typedef struct {
     bool given;
@@ -57,9 +65,13 @@ typedef struct {
     bg_opt_vec3 beam_vector;
     bg_opt_vec3 polar_vector;
     bg_opt_real source_distance_mm;
+    bg_semantics semantics; /* default BG_SEM_NANOBRAGG */
+    bool dtype_given;       /* "dtype": only with BG_SEM_TORCH */
+    bg_dtype dtype;         /* default BG_F32 (the port's -dtype) */
 } bg_params;
 
-/* Set *p to the defaults: nothing given, round_div true, MOSFLM. */
+/* Set *p to the defaults: nothing given, round_div true, MOSFLM,
+ * nanoBragg semantics. */
 void bg_params_init(bg_params *p);
 
 /* Look up a convention by its upper-case name ("MOSFLM", "XDS", "DIALS",
@@ -69,5 +81,13 @@ int bg_convention_from_name(const char *name, bg_convention *out);
 /* The upper-case name of a convention; a static string, "UNKNOWN" if out of
  * range. */
 const char *bg_convention_name(bg_convention c);
+
+/* Look up a semantics by its request name ("nanobragg", "nanobrag_torch").
+ * Returns 0 and sets *out, or -1 if unknown. */
+int bg_semantics_from_name(const char *name, bg_semantics *out);
+
+/* The request name of a semantics; a static string, "unknown" if out of
+ * range. */
+const char *bg_semantics_name(bg_semantics s);
 
 #endif

@@ -6,6 +6,8 @@
  * no allocation, no global state. */
 #include "core/resolve.h"
 
+#include "core/torch.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -377,6 +379,13 @@ static bg_status resolve_vectors(const bg_params *p, bg_resolved *r,
 
 bg_status bg_resolve(const bg_params *p, bg_resolved *out, bg_error *err)
 {
+    if (p->semantics == BG_SEM_TORCH)
+        return bg_torch_resolve(p, out, err);
+    if (p->dtype_given)
+        return bg_error_set(err, BG_INVALID, "dtype",
+                            "dtype is a field of \"semantics\": "
+                            "\"nanobrag_torch\" only; nanoBragg computes in "
+                            "float64 (choose the output type with ?dtype=)");
     bg_resolved r;
     memset(&r, 0, sizeof r);
     bg_status s;
@@ -420,6 +429,13 @@ static bool is_unit(const double v[3])
 
 bg_status bg_resolved_check(const bg_resolved *r, bg_error *err)
 {
+    if (r->semantics == BG_SEM_TORCH)
+        return bg_torch_check(r, err);
+    if (r->semantics != BG_SEM_NANOBRAGG || r->dtype != BG_F64 ||
+        r->ignored != 0)
+        return bg_error_set(err, BG_INVALID, "semantics",
+                            "semantics, dtype or ignored fields are not "
+                            "nanoBragg's");
     bg_status s;
     if ((s = check_axis(&r->hdiv, "hdivsteps", err)) != BG_OK ||
         (s = check_axis(&r->vdiv, "vdivsteps", err)) != BG_OK ||

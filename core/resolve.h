@@ -25,6 +25,16 @@ typedef struct {
     double step;
 } bg_axis;
 
+/* Request fields the PyTorch port reads and then ignores
+ * (bg_resolved.ignored; docs/torch.md "Warnings"). They do not change the
+ * grid, but they are part of the id, so that the warnings of an answer are
+ * a function of its id. */
+#define BG_IGNORED_DIVSTEPS     1u /* the port never reads -divsteps */
+#define BG_IGNORED_BEAM_VECTOR  2u /* makes CUSTOM; the vector is unused */
+#define BG_IGNORED_POLAR_VECTOR 4u /* likewise */
+#define BG_IGNORED_LAMBDA_A     8u /* energy_eV wins over lambda_A */
+#define BG_IGNORED_ALL          15u
+
 typedef struct {
     bg_axis hdiv;             /* radians */
     bg_axis vdiv;             /* radians */
@@ -35,6 +45,15 @@ typedef struct {
     double vert[3];           /* unit(beam x polar) */
     double source_distance_m; /* metres */
     bool round_div;
+    /* BG_SEM_TORCH: the PyTorch port's rules (core/torch.h, docs/torch.md).
+     * Its axes may then hold what the port's table gives (a count of 0, a
+     * range of 0 with several points, no sanity reset), beam and polar are
+     * one of the port's two pairs, dtype is the arithmetic's type and
+     * ignored holds BG_IGNORED_* bits. Under BG_SEM_NANOBRAGG (0, so a
+     * zeroed struct) dtype is BG_F64 and ignored 0, both unused. */
+    bg_semantics semantics;
+    bg_dtype dtype;
+    unsigned ignored;
 } bg_resolved;
 
 /* Resolve *p into *out. Returns BG_OK, or fills *err (may be NULL) and
@@ -49,6 +68,9 @@ typedef struct {
  * 200), a step of 0 counts as not given (nanoBragg's `step <= 0`), and a
  * polarization within 1e-12 rad of the beam axis is BG_PARALLEL. */
 bg_status bg_resolve(const bg_params *p, bg_resolved *out, bg_error *err);
+/* With p->semantics == BG_SEM_TORCH, bg_resolve is bg_torch_resolve
+ * (core/torch.h) and bg_resolved_check of such a set bg_torch_check. Under
+ * nanoBragg semantics "dtype" is BG_INVALID naming it. */
 
 /* Check that a resolved set that did not come from bg_resolve (say, decoded
  * from an id) is one bg_resolve could have produced: finite values, counts

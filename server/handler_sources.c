@@ -37,6 +37,7 @@
 #include "api/encode_svg.h"
 #include "api/ids.h"
 #include "api/request.h"
+#include "api/warnings.h"
 #include "core/grid.h"
 #include "server/http.h"
 
@@ -498,6 +499,20 @@ static void grid_headers(bgs_request *req, struct MHD_Response *resp)
                                 "public, max-age=31536000, immutable");
 }
 
+/* One Beamgrid-Warning header per warning of the answer (api/warnings.h):
+ * a function of the key and the entry's grid, so shared responses may
+ * carry them too. */
+static void warning_headers(bgs_request *req, struct MHD_Response *resp)
+{
+    bgapi_warnings w;
+    bgapi_warnings_of(&req->resolved, bgs_entry_grid(req->entry), &w);
+    for (size_t i = 0; i < w.count; i++) {
+        char value[BGAPI_WARNING_FIELD_MAX + BGAPI_WARNING_MESSAGE_MAX + 4];
+        bgapi_warning_header(&w.items[i], value, sizeof value);
+        MHD_add_response_header(resp, BGAPI_WARNING_HEADER, value);
+    }
+}
+
 static enum MHD_Result out_of_memory(bgs_request *req)
 {
     bgapi_problem p;
@@ -537,6 +552,7 @@ static int shared_hit(bgs_request *req, enum MHD_Result *r)
         if (resp == NULL)
             return 0;
         grid_headers(req, resp);
+        warning_headers(req, resp);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 bgapi_content_type(req->repr));
         MHD_add_response_header(resp, "X-Cache", "HIT");
@@ -556,6 +572,7 @@ static enum MHD_Result send_grid(bgs_request *req, struct MHD_Response *resp,
     if (resp == NULL)
         return out_of_memory(req);
     grid_headers(req, resp);
+    warning_headers(req, resp);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             bgapi_content_type(req->repr));
     MHD_add_response_header(resp, "X-Cache",

@@ -861,3 +861,124 @@ Test(ids, etag_matches)
                      "case %zu: %s", i, cases[i].inm ? cases[i].inm : "NULL");
     cr_expect_eq(bgapi_etag_matches("*", NULL), 0);
 }
+
+/* ---- the PyTorch port's semantics (tags 15-17, docs/torch.md) ---- */
+
+/* Pinned like the default ids above: a change is a decision, not a
+ * literal to update quietly. */
+Test(ids, pinned_torch)
+{
+    static const struct {
+        const char *body;
+        bgapi_repr repr;
+        const char *id, *etag;
+    } pins[] = {
+        {"{\"semantics\":\"nanobrag_torch\"}",
+         {BGAPI_FMT_JSON, BG_F64},
+         "Ag8B",
+         "\"94c7dfa26a3274bd-json-c1e1\""},
+        {"{\"semantics\":\"nanobrag_torch\",\"dtype\":\"float64\","
+         "\"divergence_mrad\":0.24,\"hdivsteps\":25,\"vdivsteps\":25,"
+         "\"dispersion_percent\":0.2,\"dispsteps\":9}",
+         {BGAPI_FMT_NPY, BG_F32},
+         "AgIZA2kdVU0QdS8_CAkJ_Knx0k1iYD8PARAB",
+         "\"0af05333e206b600-npy-f4-c1e1\""},
+        {"{\"semantics\":\"nanobrag_torch\",\"divsteps\":25,"
+         "\"divergence_mrad\":0.5,\"beam_vector\":[1,0,0],"
+         "\"convention\":\"XDS\"}",
+         {BGAPI_FMT_JSON, BG_F64},
+         "AgICA_yp8dJNYkA_DBANBA8BEQM",
+         "\"927540477893fbbc-json-c1e1\""},
+        {"{\"semantics\":\"nanobrag_torch\",\"hdivrange_mrad\":0,"
+         "\"hdivstep_mrad\":0.1,\"lambda_A\":2,\"energy_eV\":9000}",
+         {BGAPI_FMT_JSON, BG_F64},
+         "AgIABC1DHOviNho_BQELrtxbxQHv4j0PAREI",
+         "\"54aca055c2d4845c-json-c1e1\""},
+    };
+    for (size_t i = 0; i < sizeof pins / sizeof pins[0]; i++) {
+        bgapi_key k;
+        key_json(&k, pins[i].body, pins[i].repr);
+        cr_expect_str_eq(k.id, pins[i].id, "torch pin %zu", i);
+        cr_expect_str_eq(k.etag, pins[i].etag, "torch pin %zu", i);
+        bgapi_key_free(&k);
+    }
+}
+
+static const char *const torch_requests[] = {
+    "{\"semantics\":\"nanobrag_torch\"}",
+    "{\"semantics\":\"nanobrag_torch\",\"dtype\":\"float64\"}",
+    "{\"semantics\":\"nanobrag_torch\",\"hdivsteps\":7,\"vdivsteps\":7,"
+    "\"divergence_mrad\":0.2}",
+    "{\"semantics\":\"nanobrag_torch\",\"divsteps\":3}",
+    "{\"semantics\":\"nanobrag_torch\",\"convention\":\"DIALS\","
+    "\"polar_vector\":[0,1,0],\"energy_eV\":12000,\"lambda_A\":1}",
+    "{\"semantics\":\"nanobrag_torch\",\"hdivrange_mrad\":0,"
+    "\"hdivstep_mrad\":0.1}",
+    "{\"semantics\":\"nanobrag_torch\",\"dispersion_percent\":0,"
+    "\"round_div\":false,\"dtype\":\"float64\"}",
+};
+
+/* Semantics, dtype and the ignored fields survive the id, bit for bit, and
+ * every one of them changes the id. */
+Test(ids, torch_round_trip)
+{
+    size_t n = sizeof torch_requests / sizeof torch_requests[0];
+    bgapi_key keys[8];
+    for (size_t i = 0; i < n; i++) {
+        bg_resolved r = resolve_json(torch_requests[i]);
+        cr_assert_eq(bgapi_key_build(&keys[i], &r, JSON), 0);
+        bgapi_key back;
+        bg_resolved rb;
+        bgapi_problem prob;
+        cr_assert_eq(bgapi_key_from_id(&back, keys[i].id, keys[i].id_len, JSON,
+                                       &rb, &prob),
+                     0, "%s: %s", torch_requests[i], prob.detail);
+        expect_same_resolved(&rb, &r, torch_requests[i]);
+        cr_expect_eq(rb.semantics, BG_SEM_TORCH);
+        cr_expect_eq(rb.dtype, r.dtype);
+        cr_expect_eq(rb.ignored, r.ignored);
+        bgapi_key_free(&back);
+        for (size_t j = 0; j < i; j++)
+            cr_expect_str_neq(keys[i].id, keys[j].id, "%zu vs %zu", i, j);
+    }
+    bgapi_key def;
+    key_json(&def, "{}", JSON);
+    cr_expect_str_neq(def.id, keys[0].id, "the semantics is in the id");
+    bgapi_key_free(&def);
+    for (size_t i = 0; i < n; i++)
+        bgapi_key_free(&keys[i]);
+}
+
+/* Strict: only the spellings bgapi_key_build writes. */
+Test(ids, torch_strict)
+{
+    cr_assert(accepted((const unsigned char[]){2, 15, 1}, 3), "torch {}");
+    cr_assert(accepted((const unsigned char[]){2, 15, 1, 16, 1}, 5), "f64");
+    expect_404_bytes((const unsigned char[]){2, 15, 0}, 3, "semantics 0");
+    expect_404_bytes((const unsigned char[]){2, 15, 2}, 3, "semantics 2");
+    expect_404_bytes((const unsigned char[]){2, 15, 1, 16, 0}, 5,
+                     "float32 written");
+    expect_404_bytes((const unsigned char[]){2, 16, 1}, 3,
+                     "dtype without the semantics");
+    expect_404_bytes((const unsigned char[]){2, 17, 1}, 3,
+                     "ignored without the semantics");
+    expect_404_bytes((const unsigned char[]){2, 15, 1, 17, 0}, 5,
+                     "ignored 0 written");
+    expect_404_bytes((const unsigned char[]){2, 15, 1, 17, 16}, 5,
+                     "unknown ignored bit");
+    cr_assert(accepted((const unsigned char[]){2, 15, 1, 17, 15}, 5),
+              "every ignored bit");
+    expect_404_bytes(
+        (const unsigned char[]){2, 14, 0, 0, 0, 0, 0, 0, 0x14, 0x40, 15, 1}, 12,
+        "a source distance under torch");
+    expect_404_bytes((const unsigned char[]){2, 12, 0x04, 13, 0x01, 15, 1}, 7,
+                     "a beam the port never uses");
+    cr_assert(
+        accepted((const unsigned char[]){2, 12, 0x10, 13, 0x04, 15, 1}, 7),
+        "the port's other pair");
+    expect_404_bytes((const unsigned char[]){2, 2, 0}, 3,
+                     "a count of 0 under nanoBragg");
+    cr_assert(accepted((const unsigned char[]){2, 2, 0, 5, 1, 15, 1}, 7),
+              "a count of 0 under torch");
+    expect_404_bytes((const unsigned char[]){2, 18, 1}, 3, "tag 18 unknown");
+}

@@ -271,3 +271,19 @@ Test(svg, encoder_gives_the_rendered_bytes)
     free(buf);
     fixture_free(&f);
 }
+
+Test(svg, names_the_port_semantics_and_its_dtype)
+{
+    fixture f;
+    fixture_make(&f,
+                 "{\"semantics\":\"nanobrag_torch\",\"dtype\":\"float64\","
+                 "\"divergence_mrad\":0.5,\"divsteps\":25}",
+                 BG_F64);
+    cr_expect_not_null(strstr(f.svg, "semantics: nanobrag_torch (float64)"));
+    cr_expect_null(strstr(f.svg, "nanoBragg.c"));
+    cr_expect_eq(xmllint(f.svg, f.len), 0, "xmllint --noout");
+    fixture_free(&f);
+    fixture_make(&f, "{\"semantics\":\"nanobrag_torch\"}", BG_F32);
+    cr_expect_not_null(strstr(f.svg, "semantics: nanobrag_torch (float32)"));
+    fixture_free(&f);
+}

@@ -7,7 +7,7 @@ server is started on a free loopback port (--port 0, the port read from its
 startup line) and stopped with SIGTERM (exit 0 required).
 
 - Offline: the port-shaped call's mapping. For every golden-torch case
-  (tests/client/golden_torch, computed by the port itself) and for random
+  (tests/golden-torch, computed by the port itself) and for random
   arguments, the request port_request() makes is resolved again here with
   the port's own rules (TORCH.md section 2, written out independently in
   resolve_like_port) and must give back exactly the function's arguments;
@@ -48,7 +48,7 @@ sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
 import beamgrid_client as bg  # noqa: E402
 
 BIN = os.environ.get("BEAMGRID_BIN", os.path.join(ROOT, "build", "beamgrid"))
-GOLDEN = sorted(glob.glob(os.path.join(HERE, "golden_torch", "*.json")))
+GOLDEN = sorted(glob.glob(os.path.join(HERE, "..", "golden-torch", "*.json")))
 
 
 def load(path):

@@ -134,7 +134,30 @@ def main():
         status, headers, data = request(base, "POST", "/v1/sources", b'{"divsteps":1}', json_hdr)
         check_response(post, "POST /v1/sources (all trimmed)", status, headers, data)
         check(status == 422, "POST /v1/sources (all trimmed): 422")
+        # The PyTorch port's semantics: every example of the POST (the torch
+        # one among them) and a request with warnings, by POST and by id.
         get = DOC["paths"]["/v1/sources/{id}"]["get"]
+        examples = post["requestBody"]["content"]["application/json"]["examples"]
+        check("torch" in examples, "POST /v1/sources: a nanobrag_torch example")
+        torch_bodies = [json.dumps(e["value"]).encode() for e in examples.values()]
+        torch_bodies.append(json.dumps({"semantics": "nanobrag_torch", "divsteps": 25,
+                                        "divergence_mrad": 0.5}).encode())
+        for i, tb in enumerate(torch_bodies):
+            status, headers, data = request(base, "POST", "/v1/sources", tb, json_hdr)
+            check_response(post, f"POST /v1/sources (example {i})", status, headers, data)
+            loc = headers.get("Content-Location", "/")
+            status, headers, data = request(base, "GET", loc)
+            check_response(get, f"GET {loc} (example {i})", status, headers, data)
+        answer = json.loads(data)
+        check(answer.get("resolved", {}).get("semantics") == "nanobrag_torch"
+              and len(answer.get("warnings", [])) == 2
+              and headers.get("Beamgrid-Warning") is not None,
+              "GET /v1/sources/{id} (torch fallback): warnings and Beamgrid-Warning")
+        status, headers, data = request(base, "POST", "/v1/sources", b'{"dtype":"float64"}',
+                                        json_hdr)
+        check_response(post, "POST /v1/sources (dtype without torch)", status, headers, data)
+        check(status == 422 and json.loads(data).get("field") == "dtype",
+              "POST /v1/sources (dtype without torch): 422 naming dtype")
         status, headers, data = request(base, "GET", "/v1/sources/AAAA")
         check_response(get, "GET /v1/sources/{id} (unknown id)", status, headers, data)
         check(status == 404, "GET /v1/sources/{id} (unknown id): 404")

@@ -67,6 +67,12 @@ etag=$(curl -s -o /dev/null -w '%header{etag}' "$base$loc")
 expect 200 "by id" "$base$loc?format=npy"
 expect 304 "by id, If-None-Match" -H "If-None-Match: $etag" "$base$loc"
 expect 200 "HEAD by id" -I "$base$loc"
+torch='{"semantics":"nanobrag_torch","hdivsteps":51,"vdivsteps":51,"divergence_mrad":0.5,"dispsteps":21,"dispersion_percent":0.2,"divsteps":3}'
+for f in json npy txt 'npy&dtype=float32' 'bin&dtype=float32'; do
+  expect 200 "torch grid as $f (warnings)" "${json[@]}" -d "$torch" "$base/v1/sources?format=$f"
+done
+expect 200 "torch fallback" "${json[@]}" -d '{"semantics":"nanobrag_torch","dtype":"float64","divsteps":5,"divergence_mrad":1}' "$base/v1/sources"
+expect 422 "torch refusal" "${json[@]}" -d '{"semantics":"nanobrag_torch","source_distance_mm":1}' "$base/v1/sources"
 expect 400 "malformed JSON" "${json[@]}" -d '{"divsteps": ' "$base/v1/sources"
 expect 400 "unknown field" "${json[@]}" -d '{"<script>\u0000":1}' "$base/v1/sources"
 expect 422 "negative value" "${json[@]}" -d '{"lambda_A":-1}' "$base/v1/sources"
