@@ -187,6 +187,7 @@ sanitize:
 
 test: deps test-deps
 	$(MAKE) format-check
+	$(MAKE) fmt-tables-check
 	$(MAKE) openapi-check
 	$(MAKE) unit integration
 	$(MAKE) client-test
@@ -279,6 +280,15 @@ image-check: deps
 
 image:
 	docker build -t $(IMAGE) .
+
+# core/fmt_tables.h is generated (tools/gen_fmt_tables.py, exact integer
+# arithmetic): regenerate it, format it as `make format` would, and compare
+# with the committed file byte for byte.
+.PHONY: fmt-tables-check
+fmt-tables-check:
+	/usr/bin/python3 tools/gen_fmt_tables.py | \
+	  clang-format --assume-filename=core/fmt_tables.h | cmp - core/fmt_tables.h
+	@echo "core/fmt_tables.h: regenerated, identical"
 
 FORMAT_SRC = core/*.[ch] api/*.[ch] server/*.[ch] tests/*/*.[ch] bench/*.c
 
