@@ -35,7 +35,7 @@ RUN_FLAGS = $(if $(strip $(BIND)), --bind $(BIND))$(if $(strip $(PORT)), --port 
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wvla
-# -ffp-contract=off: the trim test must not be fused into FMAs (SPEC 2.3).
+# -ffp-contract=off: no FMAs in the trim test (docs/semantics.md §2.4).
 STD = -std=c11 -D_GNU_SOURCE -ffp-contract=off -fno-fast-math
 DEPS_PKGS = libmicrohttpd-dev libjansson-dev libuv1-dev libcriterion-dev \
             libcurl4-openssl-dev pkg-config python3-jsonschema clang-format \

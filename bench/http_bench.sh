@@ -2,7 +2,7 @@
 # http_bench.sh - the service under wrk, beside nginx serving the very same
 # bytes as static files, measured in one run on loopback.
 #
-# Scenarios (SPEC 4, issue 4), each run REPEATS times, beamgrid and nginx
+# Scenarios (issue 4), each run REPEATS times, beamgrid and nginx
 # taking turns (which goes first alternates), medians reported:
 #   a. hit:  GET /v1/sources/{id}?format=npy of S, 32 connections
 #   b. hit:  the same for M

@@ -158,7 +158,7 @@ Test(grid, hand_picked_cases_match_nanobragg)
     }
 }
 
-/* The S case makes 4,473 sources (SPEC 2.7), and its even counts trim. */
+/* The S case makes 4,473 sources (docs/semantics.md §2.4); even counts trim. */
 Test(grid, known_counts)
 {
     bg_params p;

@@ -8,7 +8,7 @@
  * ids and ETags at the unit level. If this test fails, a change altered
  * what clients and caches hold: that is a decision to make (bump
  * BGAPI_CANON_VERSION, BG_CORE_VERSION or BGAPI_ENCODE_VERSION and say so;
- * docs/semantics.md §5), not a literal to update quietly. The body is
+ * docs/semantics.md §4.4), not a literal to update quietly. The body is
  * pinned by length and FNV-1a 64 (computed independently with Python when
  * the pins were taken). */
 #include <criterion/criterion.h>

@@ -3,7 +3,7 @@
  * (the core must equal it bit for bit) and the naive baseline of
  * bench/bench_core.c (timed against the core, and compared with its output
  * once). Header-only (static functions), so the bench needs no test
- * object. The rules it follows are docs/semantics.md §2. */
+ * object. The rules it follows are docs/semantics.md §2.3-2.4. */
 #ifndef BG_TEST_NANOBRAGG_REF_H
 #define BG_TEST_NANOBRAGG_REF_H
 
