@@ -309,29 +309,70 @@ static int wait_until(int (*pred)(const void *), const void *arg,
 }
 
 typedef struct {
-    const bgt_server *s;
+    CURL *c;
     const char *name;
     double want, *last;
+    growbuf body, head; /* the last /metrics answer read */
 } metric_wait;
 
 static int metric_is(const void *arg)
 {
-    const metric_wait *w = arg;
-    bgt_response r;
-    if (bgt_request(w->s, "GET", "/metrics", NULL, NULL, 0, &r) != 0)
-        return 0;
-    double v = r.status == 200 ? bgt_metric(r.body, w->name) : -1;
-    bgt_response_free(&r);
+    metric_wait *w = (metric_wait *)arg;
+    free(w->body.data);
+    free(w->head.data);
+    w->body = w->head = (growbuf){NULL, 0};
+    CURLcode rc = curl_easy_perform(w->c);
+    long status = 0;
+    curl_easy_getinfo(w->c, CURLINFO_RESPONSE_CODE, &status);
+    double v = -1;
+    if (rc == CURLE_OK && status == 200 && w->body.data != NULL)
+        v = bgt_metric(w->body.data, w->name);
     *w->last = v;
     return v == w->want;
+}
+
+/* The polls go over one kept-alive connection (one curl handle): the
+ * server ends a request, and counts it out, before it reads the next one
+ * on the same connection, so an in-flight count read this way is exact
+ * (the poll itself and the others), where polls on fresh connections may
+ * still count the previous poll. */
+int bgt_wait_metric_body(const bgt_server *s, const char *name, double want,
+                         double timeout_s, double *last, bgt_response *out)
+{
+    double sink = -1;
+    char url[256];
+    metric_wait w = {curl_easy_init(),    name,      want,
+                     last ? last : &sink, {NULL, 0}, {NULL, 0}};
+    if (w.c == NULL)
+        return -1;
+    snprintf(url, sizeof url, "%s/metrics", s->base);
+    curl_easy_setopt(w.c, CURLOPT_URL, url);
+    curl_easy_setopt(w.c, CURLOPT_WRITEFUNCTION, append);
+    curl_easy_setopt(w.c, CURLOPT_WRITEDATA, &w.body);
+    curl_easy_setopt(w.c, CURLOPT_HEADERFUNCTION, append);
+    curl_easy_setopt(w.c, CURLOPT_HEADERDATA, &w.head);
+    curl_easy_setopt(w.c, CURLOPT_TIMEOUT, 60L);
+    if (s->cacert[0] != '\0')
+        curl_easy_setopt(w.c, CURLOPT_CAINFO, s->cacert);
+    int rc = wait_until(metric_is, &w, timeout_s);
+    curl_easy_cleanup(w.c);
+    if (out != NULL && rc == 0) {
+        memset(out, 0, sizeof *out);
+        out->status = 200;
+        out->body = w.body.data;
+        out->len = w.body.len;
+        out->headers = w.head.data ? w.head.data : calloc(1, 1);
+    } else {
+        free(w.body.data);
+        free(w.head.data);
+    }
+    return rc;
 }
 
 int bgt_wait_metric(const bgt_server *s, const char *name, double want,
                     double timeout_s, double *last)
 {
-    double sink = -1;
-    metric_wait w = {s, name, want, last ? last : &sink};
-    return wait_until(metric_is, &w, timeout_s);
+    return bgt_wait_metric_body(s, name, want, timeout_s, last, NULL);
 }
 
 typedef struct {

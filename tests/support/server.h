@@ -74,9 +74,15 @@ double bgt_metric(const char *metrics_text, const char *name);
 
 /* GET /metrics until the sample `name` equals want. Returns 0, or -1 at the
  * deadline; *last (may be NULL) gets the last value read (-1: absent). The
- * /metrics request itself counts in beamgrid_inflight_requests. */
+ * polls share one kept-alive connection, so beamgrid_inflight_requests
+ * counts exactly the poll itself and the other requests in flight. */
 int bgt_wait_metric(const bgt_server *s, const char *name, double want,
                     double timeout_s, double *last);
+
+/* The same, and on success *out (free with bgt_response_free) holds the
+ * /metrics answer that showed the value (status, headers and body). */
+int bgt_wait_metric_body(const bgt_server *s, const char *name, double want,
+                         double timeout_s, double *last, bgt_response *out);
 
 /* Until the file at path contains needle. Returns 0, or -1 at the
  * deadline. */
