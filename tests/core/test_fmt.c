@@ -369,7 +369,7 @@ static void check_shortest(double v)
               "%a: %s, but %s is closer (same length)", v, out, ref);
 }
 
-Test(fmt, shortest_matches_brute_force_on_random_bits, .timeout = 600)
+Test(fmt, shortest_matches_brute_force_on_random_bits, .timeout = 120)
 {
     rng_state = 5;
     long checked = 0;
@@ -382,7 +382,7 @@ Test(fmt, shortest_matches_brute_force_on_random_bits, .timeout = 600)
     }
 }
 
-Test(fmt, shortest_matches_brute_force_on_edge_cases, .timeout = 300)
+Test(fmt, shortest_matches_brute_force_on_edge_cases, .timeout = 120)
 {
     /* every power of two (the narrow-below intervals), the smallest and
      * largest subnormals and normals, powers of ten and their neighbours,
