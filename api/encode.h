@@ -3,7 +3,8 @@
  * JSON (every number parses back to the identical double), NumPy .npy
  * (shape (N, 5): x, y, z, weight, wavelength_m; <f8 or <f4), the compact
  * binary layout "BGRD" (documented in openapi.yaml and README), the
- * nanoBragg -sourcefile text (SPEC 2.5, 17 significant digits, "\n" line
+ * nanoBragg -sourcefile text (docs/semantics.md §2.6: 17 significant
+ * digits, "\n" line
  * ends, no header), and the NumPy .npz of directions (N, 3), weights and
  * wavelengths (docs/formats.md). Encoders are incremental: a caller pulls
  * chunks into its own buffer, so a large response streams from the grid's

@@ -1,4 +1,4 @@
-/* encode_txt.c - the nanoBragg -sourcefile form (SPEC 2.5): one line per
+/* encode_txt.c - nanoBragg's -sourcefile (docs/semantics.md §2.6): one line per
  * source, "X Y Z weight lambda\n", positions in metres, each number with
  * the 17 significant digits of printf("%.17g"), no header, "\n" endings.
  * Written line by line into the caller's buffer by bgapi_txt_fill. */

@@ -1,6 +1,7 @@
 /* request.c - the POST /v1/sources body: Content-Type check and strict
  * JSON to bg_params. jansson parses (duplicate keys rejected, trailing
- * bytes rejected, depth bounded); a table of the SPEC 2.1 fields says what
+ * bytes rejected, depth bounded); a table of the fields of docs/semantics.md
+ * §2.1 says what
  * JSON type each takes and where it goes in bg_params. Only types and
  * convention names are checked here; value ranges are bg_resolve's. An
  * unknown field's problem suggests the table's closest names (suggest.c). */

@@ -2,7 +2,7 @@
  *
  * Malformed JSON, a body that is not one object, trailing bytes, duplicate
  * keys, unknown fields and wrong types are 400; values the types allow but
- * SPEC forbids are left to bg_resolve (422), except an unknown convention
+ * docs/semantics.md §2.1 forbids are left to bg_resolve (422), but an unknown
  * name, which is 422 here. */
 #ifndef BGAPI_REQUEST_H
 #define BGAPI_REQUEST_H

@@ -1,8 +1,9 @@
 /* bench_core.c - `make bench`: times the core's grid against a plain C loop in
- * nanoBragg.c's style (the "naive" section below, kept here as the baseline)
- * and against memset of the same bytes (with as many threads as the core), all
- * measured in the same run with the same compiler flags, and prints whether the
- * goals of issue 2 are met.
+ * nanoBragg.c's style (tests/support/nanobragg_ref.h, the reference of
+ * tests/core/test_grid.c; its output is compared with the core's once, byte
+ * for byte, before timing) and against memset of the same bytes (with as many
+ * threads as the core), all measured in the same run with the same compiler
+ * flags, and prints whether the goals of issue 2 are met.
  *
  * One "grid" is the work of a request once its columns exist: count and
  * fill x, y, z, weight, lambda (float64, no positions), on both sides, into
@@ -39,53 +40,11 @@ static double median(double *t, int n)
     return t[n / 2];
 }
 
-/* ---- the naive baseline: nanoBragg.c's source loop -------------------- */
+/* ---- the naive baseline: nanoBragg.c's source loop ----------------------
+ * tests/support/nanobragg_ref.h, the reference test_grid.c holds the core
+ * to; positions off, as the core's side here. */
 
-typedef struct {
-    size_t n;
-    double *x, *y, *z, *w, *l;
-} naive_grid;
-
-/* One pass over the divergence rectangle; stores when g->x is set. */
-static size_t naive_pass(const bg_resolved *r, naive_grid *g)
-{
-    size_t n = 0;
-    int64_t hs = r->hdiv.count, vs = r->vdiv.count, ds = r->disp.count;
-    double hstep = r->hdiv.step, hrange = r->hdiv.range;
-    double vstep = r->vdiv.step, vrange = r->vdiv.range;
-    double weight = g->n ? 1.0 / (double)g->n : 0.0;
-    for (int64_t ht = 0; ht < hs; ++ht)
-        for (int64_t vt = 0; vt < vs; ++vt) {
-            double hdiv = hstep * ht - hrange / 2.0;
-            double vdiv = vstep * vt - vrange / 2.0;
-            double test = (hdiv * hdiv - hstep * hstep / 4.0 * (1 - hs % 2)) /
-                          hrange / hrange;
-            test += (vdiv * vdiv - vstep * vstep / 4.0 * (1 - vs % 2)) /
-                    vrange / vrange;
-            if (r->round_div && test * 4.0 > 1.1)
-                continue;
-            if (g->x == NULL) {
-                n += (size_t)ds;
-                continue;
-            }
-            double vec[3], nv[3];
-            for (int k = 0; k < 3; k++)
-                vec[k] = -r->source_distance_m * r->beam[k];
-            nanobragg_rotate_axis(vec, nv, r->polar, vdiv);
-            nanobragg_rotate_axis(nv, vec, r->vert, hdiv);
-            double mag =
-                sqrt(vec[0] * vec[0] + vec[1] * vec[1] + vec[2] * vec[2]);
-            for (int64_t dt = 0; dt < ds; ++dt, ++n) {
-                g->x[n] = vec[0] / mag;
-                g->y[n] = vec[1] / mag;
-                g->z[n] = vec[2] / mag;
-                g->w[n] = weight;
-                g->l[n] = r->lambda0_m *
-                          (1.0 + r->disp.step * dt - r->disp.range / 2.0);
-            }
-        }
-    return n;
-}
+typedef nanobragg_cols naive_grid;
 
 /* Count (a first pass, as nanoBragg counts its sources), then fill the
  * columns of *out, which has room for them. */
@@ -94,15 +53,15 @@ static double naive_grid_once(const bg_resolved *r, const bg_grid *out,
 {
     double t0 = now();
     naive_grid g = {0};
-    g.n = naive_pass(r, &g);
+    g.n = nanobragg_pass(r, &g);
     if (g.n > out->count) {
-        fprintf(stderr, "naive: %zu sources, room for %llu\n", g.n,
-                (unsigned long long)out->count);
+        fprintf(stderr, "naive: %llu sources, room for %llu\n",
+                (unsigned long long)g.n, (unsigned long long)out->count);
         exit(1);
     }
     g.x = out->x, g.y = out->y, g.z = out->z, g.w = out->weight;
     g.l = out->lambda;
-    naive_pass(r, &g);
+    nanobragg_pass(r, &g);
     *count = g.n;
     return now() - t0;
 }
@@ -241,6 +200,35 @@ static void time_interleaved(const run_kind *k, const int *threads, int nk,
     }
 }
 
+/* The naive loop's output, in *naive, equals the core's byte for byte
+ * (what test_grid.c checks, checked here once on the very grids timed, so
+ * the two sides do the same work); exits otherwise. */
+static void expect_same_as_core(const char *name, const bg_resolved *r,
+                                const bg_grid *naive, int threads)
+{
+    bg_grid g;
+    if (bg_grid_alloc(&g, naive->count, BG_F64, 0) != BG_OK)
+        exit(1);
+    omp_set_num_threads(threads);
+    core_grid_once(r, threads, &g);
+    size_t b = (size_t)g.count * sizeof(double);
+    const struct {
+        const char *what;
+        const double *a, *b;
+    } col[] = {{"x", naive->x, g.x},
+               {"y", naive->y, g.y},
+               {"z", naive->z, g.z},
+               {"weight", naive->weight, g.weight},
+               {"lambda", naive->lambda, g.lambda}};
+    for (size_t i = 0; i < sizeof col / sizeof col[0]; i++)
+        if (memcmp(col[i].a, col[i].b, b) != 0) {
+            fprintf(stderr, "%s: the naive loop's %s differs from the core's\n",
+                    name, col[i].what);
+            exit(1);
+        }
+    bg_grid_free(&g);
+}
+
 static void run_case(bench_case *c, int all)
 {
     bg_resolved r = resolve_case(c);
@@ -256,6 +244,7 @@ static void run_case(bench_case *c, int all)
                 (unsigned long long)c->count);
         exit(1);
     }
+    expect_same_as_core(c->name, &r, &g, all);
     const run_kind k[5] = {RUN_CORE, RUN_CORE, RUN_NAIVE, RUN_MEMSET,
                            RUN_CORE_COLD};
     const int th[5] = {1, all, 1, all, all}; /* memset: as many as core allT */

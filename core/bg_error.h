@@ -27,7 +27,8 @@ typedef enum {
 #define BG_ERROR_FIELD_MAX  32
 #define BG_ERROR_DETAIL_MAX 256
 
-/* The detail of a failure: which request field (SPEC 2.1 name, "" when the
+/* The detail of a failure: which request field (its docs/semantics.md §2.1
+ * name, "" when the
  * failure is not about one field) and a full sentence saying what is wrong
  * and, where possible, what to change. Owned by the caller; plain data. */
 typedef struct {

@@ -1,4 +1,4 @@
-/* grid.c - SPEC 2.3: the sources of a resolved parameter set, in nanoBragg.c's
+/* grid.c - docs/semantics.md §2.3: a resolved set's sources, in nanoBragg.c's
  * order and bit for bit its arithmetic, counted before anything is allocated
  * and filled in parallel.
  *

@@ -1,4 +1,4 @@
-/* grid.h - the source grid of SPEC 2.3, in nanoBragg.c's order.
+/* grid.h - the source grid of docs/semantics.md §2.3, in nanoBragg.c's order.
  *
  * The count of sources is known before anything is allocated
  * (bg_grid_count), the arrays are allocated once (bg_grid_alloc) and filled
@@ -44,7 +44,8 @@ typedef struct {
  * times dispersion steps, in 64 bits with overflow checks. Fails with
  * BG_TOO_MANY (naming the count and the limit) if the count exceeds
  * max_sources, or if the divergence rectangle alone is too large to test,
- * and with BG_EMPTY if every point is trimmed (SPEC 2.6). On success sets
+ * and with BG_EMPTY if every point is trimmed (docs/semantics.md §2.7).
+ * On success sets
  * *count and, if points is not NULL, *points.
  * The count is exact and costs O(rows x log columns): a grid within the
  * limit is never refused, except when an axis is "untame" (its angles or

@@ -1,4 +1,4 @@
-/* params.c - the request parameters of SPEC 2.1: their defaults and the
+/* params.c - the request fields of docs/semantics.md §2.1: their defaults, the
  * names of the geometry conventions. Holds no state; everything here is a
  * table lookup or a plain initialization. */
 #include "core/params.h"

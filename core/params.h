@@ -1,7 +1,7 @@
-/* params.h - the request parameters of SPEC 2.1, as a client gave them.
+/* params.h - the request fields (docs/semantics.md §2.1) as a client gave them.
  *
  * Every field records whether it was given, because nanoBragg's resolution
- * (SPEC 2.2) depends on which fields are present, not only on their values.
+ * (§2.2) depends on which fields are present, not only on their values.
  * Values are in the request's units (Angstrom, eV, percent, mrad, mm). */
 #ifndef BG_PARAMS_H
 #define BG_PARAMS_H

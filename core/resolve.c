@@ -1,6 +1,6 @@
-/* resolve.c - SPEC 2.1 and 2.2: from the fields a client gave to the sampling
+/* resolve.c - docs/semantics.md §2.1-2.2: a client's fields to the sampling
  * nanoBragg.c would use. It validates every field (naming it on failure),
- * converts units exactly as SPEC 2.1 writes them, resolves count, range and
+ * converts units exactly as §2.1 writes them, resolves count, range and
  * step of the three axes with nanoBragg's table and sanity reset, and picks,
  * normalizes and checks the beam and polarization vectors. Pure functions:
  * no allocation, no global state. */
@@ -15,7 +15,8 @@
  * products of them stay finite (see check_real_bounds). */
 #define BG_SCALE_MIN 1e-100
 #define BG_SCALE_MAX 1e100
-/* |unit(beam) x unit(polar)| below this: no vertical axis (SPEC 2.4). */
+/* |unit(beam) x unit(polar)| below this: no vertical axis
+ * (docs/semantics.md §2.5). */
 #define BG_PARALLEL_TOL 1e-12
 /* Tolerance of bg_resolved_check on unit vectors. */
 #define BG_UNIT_TOL 1e-12
@@ -146,7 +147,7 @@ static int64_t pick_count(const bg_opt_count *specific,
     return -1;
 }
 
-/* SPEC 2.2's table, line by line as nanoBragg.c writes it, then the sanity
+/* docs/semantics.md §2.2's table, as nanoBragg.c writes it, then the sanity
  * reset. Fails only when ceil(range/step) is past BG_AXIS_COUNT_MAX. */
 static bg_status resolve_axis(const axis_input *in, bg_axis *out, bg_error *err)
 {
@@ -226,7 +227,7 @@ static bg_status resolve_axes(const bg_params *p, bg_resolved *r, bg_error *err)
     return BG_OK;
 }
 
-/* lambda0 in metres, converted exactly as SPEC 2.1 says; then every
+/* lambda0 in metres, converted as docs/semantics.md §2.1 says; then every
  * wavelength of the dispersion axis must be positive and finite. */
 static bg_status resolve_lambda(const bg_params *p, bg_resolved *r,
                                 bg_error *err)
@@ -298,7 +299,7 @@ static double norm3(const double v[3])
     return sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
 }
 
-/* The default beam and polarization of a named convention (SPEC 2.4);
+/* The default beam and polarization of a convention (docs/semantics.md §2.5);
  * CUSTOM alone keeps MOSFLM's. */
 static void convention_vectors(bg_convention c, double beam[3], double polar[3])
 {
@@ -355,7 +356,7 @@ static bg_status default_polar_parallel(const bg_params *p,
         polar[1], polar[2], k == 0, k == 1, k == 2);
 }
 
-/* Beam, polarization and vertical axis (SPEC 2.4). */
+/* Beam, polarization and vertical axis (docs/semantics.md §2.5). */
 static bg_status resolve_vectors(const bg_params *p, bg_resolved *r,
                                  bg_error *err)
 {

@@ -1,9 +1,9 @@
 /* resolve.h - from request parameters to the sampling nanoBragg.c would use.
  *
- * bg_resolve applies SPEC 2.1's unit conversions (exactly as written there:
- * they decide step counts) and SPEC 2.2's count/range/step table and sanity
+ * bg_resolve applies docs/semantics.md §2.1's unit conversions (exactly so:
+ * they decide step counts) and §2.2's count/range/step table and sanity
  * reset for each of the three axes, picks the beam and polarization vectors
- * of the convention (SPEC 2.4), normalizes them and derives the vertical
+ * of the convention (§2.5), normalizes them and derives the vertical
  * axis. The result is all the grid depends on, so it is also what ids and
  * cache keys are made of. */
 #ifndef BG_RESOLVE_H
@@ -57,12 +57,12 @@ typedef struct {
 } bg_resolved;
 
 /* Resolve *p into *out. Returns BG_OK, or fills *err (may be NULL) and
- * returns BG_INVALID (a negative, zero or non-finite value where SPEC
+ * returns BG_INVALID (a negative, zero or non-finite value where §2.1
  * forbids it), BG_CONFLICT (lambda_A with energy_eV), BG_VECTOR (a zero or
  * non-finite vector), BG_PARALLEL (polarization parallel to the beam) or
  * BG_TOO_MANY (an axis past BG_AXIS_COUNT_MAX). *out is written only on
  * success. Pure: no allocation, no global state.
- * Beyond SPEC's "finite and > 0": lambda_A, energy_eV and
+ * Beyond "finite and > 0" (§2.1): lambda_A, energy_eV and
  * source_distance_mm must lie in [1e-100, 1e100] (so that squares stay
  * finite), dispersion_percent must leave every wavelength positive (below
  * 200), a step of 0 counts as not given (nanoBragg's `step <= 0`), and a

@@ -1,7 +1,8 @@
 /* test_grid.c - core/grid.c against a literal transcription of nanoBragg.c's
- * source loop (below): same count, same order, bit-identical values, for
- * hand-picked and pseudo-random parameter sets; bit-identity across thread
- * counts; float32; the count/alloc/fill contract; the refusals. */
+ * source loop (tests/support/nanobragg_ref.h, shared with the bench): same
+ * count, same order, bit-identical values, for hand-picked and pseudo-random
+ * parameter sets; bit-identity across thread counts; float32; the
+ * count/alloc/fill contract; the refusals. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,64 +13,19 @@
 #include "core/resolve.h"
 #include "tests/support/nanobragg_ref.h"
 
-/* ---- the reference: nanoBragg.c's loop, transcribed ------------------- */
+/* ---- the reference: nanoBragg.c's loop (tests/support/nanobragg_ref.h) */
 
-typedef struct {
-    uint64_t n;
-    double *x, *y, *z, *w, *l, *px, *py, *pz;
-} ref_grid;
+typedef nanobragg_cols ref_grid;
 
-/* One pass of nanoBragg's loop; stores only when g->x is not NULL. */
-static uint64_t ref_pass(const bg_resolved *r, ref_grid *g)
-{
-    uint64_t n = 0;
-    int64_t hs = r->hdiv.count, vs = r->vdiv.count, ds = r->disp.count;
-    double hstep = r->hdiv.step, hrange = r->hdiv.range;
-    double vstep = r->vdiv.step, vrange = r->vdiv.range;
-    for (int64_t ht = 0; ht < hs; ++ht) {
-        for (int64_t vt = 0; vt < vs; ++vt) {
-            double hdiv = hstep * ht - hrange / 2.0;
-            double vdiv = vstep * vt - vrange / 2.0;
-            double test = (hdiv * hdiv - hstep * hstep / 4.0 * (1 - hs % 2)) /
-                          hrange / hrange;
-            test += (vdiv * vdiv - vstep * vstep / 4.0 * (1 - vs % 2)) /
-                    vrange / vrange;
-            if (r->round_div && test * 4.0 > 1.1)
-                continue;
-            double vec[3], nv[3];
-            for (int k = 0; k < 3; k++)
-                vec[k] = -r->source_distance_m * r->beam[k];
-            nanobragg_rotate_axis(vec, nv, r->polar, vdiv);
-            nanobragg_rotate_axis(nv, vec, r->vert, hdiv);
-            double mag =
-                sqrt(vec[0] * vec[0] + vec[1] * vec[1] + vec[2] * vec[2]);
-            for (int64_t dt = 0; dt < ds; ++dt) {
-                if (g->x != NULL) {
-                    g->x[n] = vec[0] / mag;
-                    g->y[n] = vec[1] / mag;
-                    g->z[n] = vec[2] / mag;
-                    g->px[n] = vec[0];
-                    g->py[n] = vec[1];
-                    g->pz[n] = vec[2];
-                    g->w[n] = 1.0 / (double)g->n;
-                    g->l[n] = r->lambda0_m *
-                              (1.0 + r->disp.step * dt - r->disp.range / 2.0);
-                }
-                ++n;
-            }
-        }
-    }
-    return n;
-}
-
+/* Count, then fill freshly allocated columns (positions included). */
 static void ref_build(const bg_resolved *r, ref_grid *g)
 {
     memset(g, 0, sizeof *g);
-    g->n = ref_pass(r, g);
+    g->n = nanobragg_pass(r, g);
     size_t b = (g->n + 1) * sizeof(double);
     g->x = malloc(b), g->y = malloc(b), g->z = malloc(b), g->w = malloc(b);
     g->l = malloc(b), g->px = malloc(b), g->py = malloc(b), g->pz = malloc(b);
-    ref_pass(r, g);
+    nanobragg_pass(r, g);
 }
 
 static void ref_free(ref_grid *g)
@@ -202,7 +158,7 @@ Test(grid, hand_picked_cases_match_nanobragg)
     }
 }
 
-/* The S case makes 4,473 sources (SPEC 2.7), and its even counts trim. */
+/* The S case makes 4,473 sources (docs/semantics.md §2.4); even counts trim. */
 Test(grid, known_counts)
 {
     bg_params p;

@@ -1,6 +1,7 @@
-/* test_resolve.c - core/resolve.c: SPEC 2.2's table row by row for each of
+/* test_resolve.c - core/resolve.c: the table of docs/semantics.md §2.2
+ * row by row for each of
  * the three axes, the sanity reset, the exact unit conversions, the
- * conventions and vectors of SPEC 2.4, and every validation error. */
+ * conventions and vectors of §2.5, and every validation error. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -54,7 +55,8 @@ static void expect_axis(const bg_axis *got, int64_t count, double range,
                  step);
 }
 
-/* One row of SPEC 2.2 for every axis. The dispersion range is never "not
+/* One row of docs/semantics.md §2.2 for every axis. The dispersion range
+ * is never "not
  * given" (it defaults to 0), so its expectation differs on those rows. */
 typedef struct {
     bool cg;
@@ -165,7 +167,8 @@ Test(resolve, sanity_reset)
     expect_axis(&r.vdiv, 1, 0.0, 0.0, "v");
 }
 
-/* SPEC 2.1: 0.28/1000.0 / (0.02/1000.0) is 14 steps, 0.28/0.02 would be 15;
+/* docs/semantics.md §2.1: 0.28/1000.0 / (0.02/1000.0) is 14 steps,
+ * 0.28/0.02 would be 15;
  * 0.3/1000 / (0.1/1000) is 2.9999999999999996, so 3 steps. */
 Test(resolve, conversions_decide_step_counts)
 {
@@ -284,7 +287,8 @@ Test(resolve, vectors_are_normalized_not_orthogonalized)
     cr_expect(fabs(vb) < 1e-15, "vert is perpendicular to the beam");
 }
 
-/* A vector not given keeps the named convention's default (SPEC 2.4). */
+/* A vector not given keeps the named convention's default
+ * (docs/semantics.md §2.5). */
 Test(resolve, one_custom_vector_keeps_the_other_default)
 {
     bg_params p;

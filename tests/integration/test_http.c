@@ -1,4 +1,4 @@
-/* test_http.c - the HTTP contract of grid responses (SPEC 3).
+/* test_http.c - the HTTP contract of grid responses (docs/semantics.md §5).
  *
  * ETags and 304, X-Cache MISS then HIT, requests that resolve alike sharing
  * one entry, ids answered by a freshly started second instance with the

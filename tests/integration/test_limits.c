@@ -80,11 +80,14 @@ static void hold_connections(const char *const *flags, int n)
     bgt_server s;
     int fds[16];
     cr_assert_eq(bgt_server_start(&s, flags), 0);
-    usleep(100000);               /* the start-up probe's connection is gone */
+    /* the start-up probe's connection is gone */
+    cr_assert_eq(bgt_wait_connections(&s, 0, 10), 0, "%d connections open",
+                 bgt_server_connections(&s));
     for (int i = 0; i < n; i++) { /* each one served: open and counted */
         fds[i] = dial(s.port);
         served(fds[i]);
     }
+    cr_assert_eq(bgt_server_connections(&s), n, "the server holds %d", n);
     for (int i = 0; i < 3; i++) {
         int extra = dial(s.port);
         const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -95,7 +98,9 @@ static void hold_connections(const char *const *flags, int n)
     served(fds[0]); /* the ones held are still served */
     for (int i = 0; i < n; i++)
         close(fds[i]);
-    usleep(200000);
+    /* the server has closed them all, so it takes new ones again */
+    cr_assert_eq(bgt_wait_connections(&s, 0, 10), 0, "%d connections open",
+                 bgt_server_connections(&s));
     healthy(&s);
     cr_assert_eq(bgt_server_stop(&s, 10), 0, "log: %s", s.log_path);
 }
@@ -221,7 +226,7 @@ Test(limits, request_timeout_spares_slow_downloads)
     ssize_t r;
     while ((r = read_within(fd, buf, sizeof buf, 5.0)) > 0) {
         total += (size_t)r;
-        usleep(20000);
+        usleep(20000); /* the slow reader under test, not a synchronisation */
     }
     close(fd);
     double took = now_s() - t0;

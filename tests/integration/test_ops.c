@@ -14,9 +14,17 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/support/server.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static const char *hdr(const bgt_response *r, const char *name)
 {
@@ -29,6 +37,16 @@ static void get_ok(const bgt_server *s, const char *path, bgt_response *r)
 {
     cr_assert_eq(bgt_request(s, "GET", path, NULL, NULL, 0, r), 0);
     cr_assert_eq(r->status, 200, "%s: %ld", path, r->status);
+}
+
+/* The body of /metrics once every earlier request has been counted (only
+ * this one in flight), into *r. */
+static void settled_metrics(const bgt_server *s, bgt_response *r)
+{
+    double inflight;
+    cr_assert_eq(bgt_wait_metric_body(s, "beamgrid_inflight_requests", 1, 10,
+                                      &inflight, r),
+                 0, "requests still in flight: %.0f", inflight);
 }
 
 Test(ops, health_ready_metrics_openapi)
@@ -51,17 +69,10 @@ Test(ops, health_ready_metrics_openapi)
         0);
     bgt_response_free(&r);
     /* The server counts a request when libmicrohttpd reports it complete,
-     * which may come just after the client has read the whole answer: read
-     * /metrics until only this request is in flight (bounded), so every
-     * earlier one has been counted. */
-    for (int tries = 0;; tries++) {
-        get_ok(&s, "/metrics", &r);
-        if (bgt_metric(r.body, "beamgrid_inflight_requests") == 1 ||
-            tries == 200)
-            break;
-        bgt_response_free(&r);
-        usleep(10000);
-    }
+     * which may come just after the client has read the whole answer: wait
+     * until only the /metrics request is in flight, so every earlier one
+     * has been counted. */
+    settled_metrics(&s, &r);
     cr_assert_not_null(strstr(hdr(&r, "Content-Type"), "text/plain"));
     const char *names[] = {"beamgrid_cache_hits_total",
                            "beamgrid_cache_misses_total",
@@ -102,20 +113,6 @@ Test(ops, health_ready_metrics_openapi)
     cr_assert_eq(r.status, 200);
     bgt_response_free(&r);
     cr_assert_eq(bgt_server_stop(&s, 10), 0);
-}
-
-/* The body of /metrics once every earlier request has been counted (only
- * this one in flight; bounded), into *r. */
-static void settled_metrics(const bgt_server *s, bgt_response *r)
-{
-    for (int tries = 0;; tries++) {
-        get_ok(s, "/metrics", r);
-        if (bgt_metric(r->body, "beamgrid_inflight_requests") == 1 ||
-            tries == 200)
-            return;
-        bgt_response_free(r);
-        usleep(10000);
-    }
 }
 
 /* 405s and 404s count under their route template: POST /healthz and
@@ -195,6 +192,23 @@ static void read_response(int fd, char *buf, size_t cap)
     }
 }
 
+/* A connection attempt to port is refused within timeout_s (the drain
+ * shuts the listening socket down just after its log line). */
+static int refused_within(int port, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    for (;;) {
+        int fd = bgt_dial(port, 1);
+        if (fd < 0)
+            return 0;
+        close(fd);
+        if (now_s() > end)
+            return -1;
+        struct timespec ts = {0, 5 * 1000 * 1000}; /* the polling interval */
+        nanosleep(&ts, NULL);
+    }
+}
+
 Test(ops, drain_on_sigterm)
 {
     bgt_server s;
@@ -215,11 +229,17 @@ Test(ops, drain_on_sigterm)
              "application/json\r\nContent-Length: %zu\r\n\r\n{",
              strlen(body));
     send_all(busy, buf);
-    usleep(100000); /* the headers are in: the request is in flight */
+    /* The headers are in: the request is in flight (it and /metrics). */
+    double inflight;
+    cr_assert_eq(
+        bgt_wait_metric(&s, "beamgrid_inflight_requests", 2, 10, &inflight), 0,
+        "in flight: %.0f", inflight);
 
     kill(s.pid, SIGTERM);
-    usleep(100000);
-    cr_assert_lt(bgt_dial(s.port, 5), 0, "no new connections while draining");
+    cr_assert_eq(bgt_wait_file_has(s.log_path, "\"event\":\"draining\"", 10), 0,
+                 "the drain began");
+    cr_assert_eq(refused_within(s.port, 5), 0,
+                 "no new connections while draining");
 
     send_all(idle, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
     read_response(idle, buf, sizeof buf);
@@ -242,16 +262,36 @@ Test(ops, drain_on_sigterm)
 
 Test(ops, drain_deadline)
 {
-    static const char *const flags[] = {"--drain-s", "1", NULL};
+    char log[64];
+    snprintf(log, sizeof log, "/tmp/bgt-drain-%d.log", (int)getpid());
+    const char *const flags[] = {"--drain-s", "1", "--log-file", log, NULL};
     bgt_server s;
     cr_assert_eq(bgt_server_start(&s, flags), 0);
     int busy = bgt_dial(s.port, 5);
+    cr_assert_geq(busy, 0);
     send_all(busy, "POST /v1/sources HTTP/1.1\r\nHost: x\r\nContent-Type: "
                    "application/json\r\nContent-Length: 10\r\n\r\n{");
-    usleep(100000);
-    /* The request never completes: the drain gives up after 1 s. */
+    double inflight;
+    cr_assert_eq(
+        bgt_wait_metric(&s, "beamgrid_inflight_requests", 2, 10, &inflight), 0,
+        "in flight: %.0f", inflight);
+    /* The request never completes: the drain waits --drain-s (1 s) for it,
+     * then gives up and closes it. Not sooner (a server that ignored the
+     * flag and left at once would), not much later. */
+    double t0 = now_s();
     cr_assert_eq(bgt_server_stop(&s, 5), 0);
+    double took = now_s() - t0;
+    cr_assert(took >= 0.95 && took < 3.0, "exit %.2f s after SIGTERM", took);
+    char buf[256];
+    ssize_t r = read(busy, buf, sizeof buf);
+    cr_assert(r == 0 || r == -1, "busy: closed unanswered, got %zd bytes: %.*s",
+              r, r > 0 ? (int)r : 0, buf);
     close(busy);
+    char *text = bgt_read_file(log, NULL);
+    cr_assert_not_null(text);
+    cr_assert_not_null(strstr(text, "\"event\":\"drain_timeout\""), "%s", text);
+    free(text);
+    unlink(log);
 }
 
 Test(ops, log_file_and_sighup)
@@ -268,7 +308,8 @@ Test(ops, log_file_and_sighup)
     bgt_response_free(&r);
     cr_assert_eq(rename(path, moved), 0);
     kill(s.pid, SIGHUP);
-    usleep(100000);
+    cr_assert_eq(bgt_wait_file_has(path, "\"event\":\"log_reopened\"", 10), 0,
+                 "the log reopened at %s", path);
     const char *h2[] = {"X-Request-Id: second-one", NULL};
     cr_assert_eq(bgt_request(&s, "GET", "/healthz", h2, NULL, 0, &r), 0);
     bgt_response_free(&r);

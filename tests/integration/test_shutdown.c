@@ -7,8 +7,10 @@
  * has begun), a refused connection, or - only when the server had not read
  * it - a connection closed before any response byte. Nothing is lost: every
  * request the server's log says it answered was received whole by its
- * client. /readyz turned 503 before the end, and the process exits 0
- * within --drain-s. */
+ * client. /readyz answered 200 before, turned 503 (or refused) once the
+ * drain began, and never answered 200 to a poll sent after the drain's log
+ * line; the process exits 0 within --drain-s. The load is counted, not
+ * slept for. */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <jansson.h>
@@ -33,7 +35,7 @@ typedef struct {
     const bgt_server *srv;
     int no;
     atomic_bool *stop;
-    int n;
+    atomic_int n; /* requests made (read by the main thread while running) */
     outcome out[MAX_REQ];
     long status[MAX_REQ];
     int code[MAX_REQ];
@@ -118,12 +120,20 @@ static void *run_client(void *arg)
     return NULL;
 }
 
+/* How the /readyz poller ended. */
+typedef enum { READY_STOPPED, READY_503, READY_REFUSED } ready_end;
+
 typedef struct {
     const bgt_server *srv;
     atomic_bool *stop;
-    atomic_bool saw_503;
+    ready_end end;
+    int ok_before, n_503, ok_after_503; /* 200s before, 503s, 200s after */
+    double last_ok_sent; /* when the last poll answered 200 was sent */
 } ready_poller;
 
+/* Poll /readyz on one kept-alive connection until it is refused (or the
+ * test stops it), counting the answers: once a 503 came (the drain began),
+ * a later 200 would be a server that took the drain back. */
 static void *poll_ready(void *arg)
 {
     ready_poller *p = arg;
@@ -134,19 +144,39 @@ static void *poll_ready(void *arg)
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &got);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    p->end = READY_STOPPED;
     while (!atomic_load(p->stop)) {
         long st = 0;
-        if (curl_easy_perform(c) != CURLE_OK)
-            break; /* refused: the drain began */
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
-        if (st == 503) {
-            atomic_store(&p->saw_503, true);
+        double sent = now_s();
+        if (curl_easy_perform(c) != CURLE_OK) {
+            p->end = READY_REFUSED; /* the drain closed the listener */
             break;
         }
-        usleep(10000);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+        if (st == 503) {
+            p->n_503++;
+            p->end = READY_503;
+        } else if (st == 200) {
+            p->last_ok_sent = sent;
+            p->ok_before += p->n_503 == 0;
+            p->ok_after_503 += p->n_503 > 0;
+        }
+        /* the polling interval (a probe's pace, not a synchronisation) */
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
     curl_easy_cleanup(c);
     return NULL;
+}
+
+/* Requests the clients have made so far. */
+static int requests_made(client *cl)
+{
+    int n = 0;
+    for (int i = 0; i < CLIENTS; i++)
+        n += atomic_load(&cl[i].n);
+    return n;
 }
 
 /* Every request line of the server's log with a status: its client got
@@ -192,20 +222,34 @@ Test(shutdown, sigterm_under_load)
 
     static client cl[CLIENTS];
     atomic_bool stop = false;
-    ready_poller rp = {&s, &stop, false};
+    ready_poller rp = {.srv = &s, .stop = &stop};
     pthread_t t[CLIENTS], tr;
     pthread_create(&tr, NULL, poll_ready, &rp);
     for (int i = 0; i < CLIENTS; i++) {
         cl[i] = (client){.srv = &s, .no = i, .stop = &stop};
         pthread_create(&t[i], NULL, run_client, &cl[i]);
     }
-    usleep(1500000); /* under load */
+    /* Under load: enough requests made on every kind of path (bounded). */
+    double t_load = now_s();
+    while (requests_made(cl) < 90 && now_s() - t_load < 30) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_geq(requests_made(cl), 90, "load: %d requests in 30 s",
+                  requests_made(cl));
     double t0 = now_s();
     kill(s.pid, SIGTERM);
+    /* The drain began before its log line, so before t_drain: a request
+     * sent after t_drain must not be served as ready. */
+    cr_assert_eq(bgt_wait_file_has(log, "\"event\":\"draining\"", 10), 0,
+                 "the drain's log line");
+    double t_drain = now_s();
     int status = 0;
     pid_t w = 0;
-    while ((w = waitpid(s.pid, &status, WNOHANG)) == 0 && now_s() - t0 < 10)
-        usleep(10000);
+    while ((w = waitpid(s.pid, &status, WNOHANG)) == 0 && now_s() - t0 < 10) {
+        struct timespec ts = {0, 5 * 1000 * 1000}; /* polling the exit */
+        nanosleep(&ts, NULL);
+    }
     double took = now_s() - t0;
     atomic_store(&stop, true);
     for (int i = 0; i < CLIENTS; i++)
@@ -215,10 +259,18 @@ Test(shutdown, sigterm_under_load)
     s.pid = 0;
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit 0");
     cr_assert_lt(took, 5.0, "within --drain-s: %.2f s", took);
-    /* The poller either saw /readyz answer 503 on its kept-alive
-     * connection or was refused: never a 200 after the drain began (it
-     * stops at the first 503 or refusal). */
-    (void)rp.saw_503;
+    /* The poller was ready before, then saw /readyz turn 503 on its
+     * kept-alive connection or was refused, and never a 200 after the drain
+     * began. */
+    cr_assert_gt(rp.ok_before, 0, "/readyz answered 200 before SIGTERM");
+    cr_assert(rp.end == READY_503 || rp.end == READY_REFUSED,
+              "/readyz never turned 503 nor refused (%d 200s)", rp.ok_before);
+    cr_assert_eq(rp.ok_after_503, 0, "/readyz answered 200 %d times after 503",
+                 rp.ok_after_503);
+    cr_assert_lt(rp.last_ok_sent, t_drain,
+                 "/readyz answered 200 to a poll sent %.3f s after the drain "
+                 "began",
+                 rp.last_ok_sent - t_drain);
 
     int ok = 0, refused = 0, unread = 0, drained = 0;
     for (int i = 0; i < CLIENTS; i++) {

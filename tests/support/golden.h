@@ -1,6 +1,7 @@
 /* golden.h - test-only loader of the tests/golden JSON cases.
  *
- * Maps a case's `request` object onto bg_params (SPEC 2.1 names) and its
+ * Maps a case's `request` object onto bg_params (the field names of
+ * docs/semantics.md §2.1) and its
  * expected grid onto plain arrays. Uses jansson; no validation beyond what
  * the golden files need. */
 #ifndef BG_TEST_GOLDEN_H
@@ -35,7 +36,7 @@ typedef struct {
 int golden_load(const char *path, golden_case *out);
 
 /* Fill *p from a JSON text holding one request object (the request fields
- * of SPEC 2.1). Returns 0, or -1 for an unknown field or a wrong type. */
+ * of docs/semantics.md §2.1). Returns 0, or -1 for an unknown field or type. */
 int golden_params_from_json(const char *json, bg_params *p);
 
 void golden_free(golden_case *c);

@@ -302,6 +302,160 @@ double bgt_metric(const char *text, const char *name)
     return -1;
 }
 
+/* Poll every 5 ms until pred(arg) != 0 or timeout_s passes. */
+static int wait_until(int (*pred)(const void *), const void *arg,
+                      double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    for (;;) {
+        if (pred(arg))
+            return 0;
+        if (now_s() > end)
+            return -1;
+        struct timespec ts = {0, 5 * 1000 * 1000}; /* the polling interval */
+        nanosleep(&ts, NULL);
+    }
+}
+
+typedef struct {
+    CURL *c;
+    const char *name;
+    double want, *last;
+    growbuf body, head; /* the last /metrics answer read */
+} metric_wait;
+
+static int metric_is(const void *arg)
+{
+    metric_wait *w = (metric_wait *)arg;
+    free(w->body.data);
+    free(w->head.data);
+    w->body = w->head = (growbuf){NULL, 0, 0};
+    CURLcode rc = curl_easy_perform(w->c);
+    long status = 0;
+    curl_easy_getinfo(w->c, CURLINFO_RESPONSE_CODE, &status);
+    double v = -1;
+    if (rc == CURLE_OK && status == 200 && w->body.data != NULL)
+        v = bgt_metric(w->body.data, w->name);
+    *w->last = v;
+    return v == w->want;
+}
+
+/* The polls go over one kept-alive connection (one curl handle): the
+ * server ends a request, and counts it out, before it reads the next one
+ * on the same connection, so an in-flight count read this way is exact
+ * (the poll itself and the others), where polls on fresh connections may
+ * still count the previous poll. */
+int bgt_wait_metric_body(const bgt_server *s, const char *name, double want,
+                         double timeout_s, double *last, bgt_response *out)
+{
+    double sink = -1;
+    char url[256];
+    metric_wait w = {curl_easy_init(),    name,         want,
+                     last ? last : &sink, {NULL, 0, 0}, {NULL, 0, 0}};
+    if (w.c == NULL)
+        return -1;
+    snprintf(url, sizeof url, "%s/metrics", s->base);
+    curl_easy_setopt(w.c, CURLOPT_URL, url);
+    curl_easy_setopt(w.c, CURLOPT_WRITEFUNCTION, append);
+    curl_easy_setopt(w.c, CURLOPT_WRITEDATA, &w.body);
+    curl_easy_setopt(w.c, CURLOPT_HEADERFUNCTION, append);
+    curl_easy_setopt(w.c, CURLOPT_HEADERDATA, &w.head);
+    curl_easy_setopt(w.c, CURLOPT_TIMEOUT, 60L);
+    if (s->cacert[0] != '\0')
+        curl_easy_setopt(w.c, CURLOPT_CAINFO, s->cacert);
+    int rc = wait_until(metric_is, &w, timeout_s);
+    curl_easy_cleanup(w.c);
+    if (out != NULL && rc == 0) {
+        memset(out, 0, sizeof *out);
+        out->status = 200;
+        out->body = w.body.data;
+        out->len = w.body.len;
+        out->headers = w.head.data ? w.head.data : calloc(1, 1);
+    } else {
+        free(w.body.data);
+        free(w.head.data);
+    }
+    return rc;
+}
+
+int bgt_wait_metric(const bgt_server *s, const char *name, double want,
+                    double timeout_s, double *last)
+{
+    return bgt_wait_metric_body(s, name, want, timeout_s, last, NULL);
+}
+
+typedef struct {
+    const char *path, *needle;
+} file_wait;
+
+static int file_has(const void *arg)
+{
+    const file_wait *w = arg;
+    char *text = bgt_read_file(w->path, NULL);
+    int found = text != NULL && strstr(text, w->needle) != NULL;
+    free(text);
+    return found;
+}
+
+int bgt_wait_file_has(const char *path, const char *needle, double timeout_s)
+{
+    file_wait w = {path, needle};
+    return wait_until(file_has, &w, timeout_s);
+}
+
+/* Sockets of local port `port` in state ESTABLISHED (01) or CLOSE_WAIT
+ * (08) in one /proc/net/tcp-style table; -1 if it cannot be read. */
+static int count_sockets(const char *table, int port)
+{
+    FILE *f = fopen(table, "r");
+    if (f == NULL)
+        return -1;
+    char line[512];
+    int n = 0;
+    if (fgets(line, sizeof line, f) == NULL) { /* the heading */
+        fclose(f);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        char local[128];
+        unsigned st;
+        if (sscanf(line, "%*d: %127s %*s %x", local, &st) != 2)
+            continue;
+        const char *colon = strrchr(local, ':');
+        if (colon != NULL && (int)strtol(colon + 1, NULL, 16) == port &&
+            (st == 0x01 || st == 0x08))
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+int bgt_server_connections(const bgt_server *s)
+{
+    int v4 = count_sockets("/proc/net/tcp", s->port);
+    int v6 = count_sockets("/proc/net/tcp6", s->port);
+    if (v4 < 0)
+        return -1;
+    return v4 + (v6 > 0 ? v6 : 0);
+}
+
+typedef struct {
+    const bgt_server *s;
+    int want;
+} conn_wait;
+
+static int connections_are(const void *arg)
+{
+    const conn_wait *w = arg;
+    return bgt_server_connections(w->s) == w->want;
+}
+
+int bgt_wait_connections(const bgt_server *s, int want, double timeout_s)
+{
+    conn_wait w = {s, want};
+    return wait_until(connections_are, &w, timeout_s);
+}
+
 char *bgt_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

@@ -67,6 +67,37 @@ void bgt_response_free(bgt_response *r);
  * -1 if absent. */
 double bgt_metric(const char *metrics_text, const char *name);
 
+/* ---- waiting on the server's state, with a deadline ----
+ * Tests wait on the state they need (a metric, a log line, the server's
+ * sockets), never on a sleep; each of these polls every few milliseconds
+ * until the state holds or timeout_s passes. */
+
+/* GET /metrics until the sample `name` equals want. Returns 0, or -1 at the
+ * deadline; *last (may be NULL) gets the last value read (-1: absent). The
+ * polls share one kept-alive connection, so beamgrid_inflight_requests
+ * counts exactly the poll itself and the other requests in flight. */
+int bgt_wait_metric(const bgt_server *s, const char *name, double want,
+                    double timeout_s, double *last);
+
+/* The same, and on success *out (free with bgt_response_free) holds the
+ * /metrics answer that showed the value (status, headers and body). */
+int bgt_wait_metric_body(const bgt_server *s, const char *name, double want,
+                         double timeout_s, double *last, bgt_response *out);
+
+/* Until the file at path contains needle. Returns 0, or -1 at the
+ * deadline. */
+int bgt_wait_file_has(const char *path, const char *needle, double timeout_s);
+
+/* The server's open connections on its port, as the kernel sees them (TCP
+ * sockets of local port s->port, ESTABLISHED or CLOSE_WAIT: accepted or
+ * waiting to be, and not yet closed by the server), from /proc/net/tcp and
+ * tcp6; -1 if unreadable. */
+int bgt_server_connections(const bgt_server *s);
+
+/* Until bgt_server_connections(s) == want. Returns 0, or -1 at the
+ * deadline. */
+int bgt_wait_connections(const bgt_server *s, int want, double timeout_s);
+
 /* A raw TCP connection to 127.0.0.1:port, with a receive timeout of
  * recv_timeout_s seconds when that is > 0. Returns the socket, or -1 (and
  * nothing open) if the connection failed. */

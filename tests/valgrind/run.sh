@@ -96,7 +96,15 @@ ok "download abandoned"
 { printf 'GARBAGE \x01\xff\r\n\r\n' >/dev/tcp/127.0.0.1/"$port"; } 2>/dev/null || true
 ok "raw garbage sent"
 expect 200 metrics "$base/metrics"
-sleep 1
+# Wait (bounded) until every earlier request has ended, the abandoned
+# download included: only the /metrics request itself is in flight.
+settled=0
+for _ in $(seq 1 600); do
+  inflight=$(curl -s -m 10 "$base/metrics" | awk '$1 == "beamgrid_inflight_requests" { print $2 }') || inflight=""
+  if [ "$inflight" = 1 ]; then settled=1; break; fi
+  sleep 0.05
+done
+if [ "$settled" = 1 ]; then ok "every request ended"; else not_ok "requests still in flight: ${inflight:-?}"; fi
 
 kill -TERM "$pid"
 rc=0
