@@ -4,6 +4,7 @@
 #include "api/warnings.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,12 +70,67 @@ static void torch_warnings(const bg_resolved *r, const bg_grid *g,
                                : "every point trimmed by round_div");
 }
 
+/* A central wavelength outside the X-ray band (docs/semantics.md §6):
+ * below it, most likely lambda_A in metres; above it, energy_eV in keV. */
+static void wavelength_warning(const bg_resolved *r, bgapi_warnings *w)
+{
+    double lambda_A = r->lambda0_m * 1e10;
+    if (lambda_A >= BGAPI_WARN_LAMBDA_MIN_A &&
+        lambda_A <= BGAPI_WARN_LAMBDA_MAX_A)
+        return;
+    bool shorter = lambda_A < BGAPI_WARN_LAMBDA_MIN_A;
+    bgapi_warnings_add(
+        w, shorter ? "lambda_A" : "energy_eV",
+        "a wavelength of %.6g A (%.6g eV) is outside the X-ray band "
+        "(%g-%g A); lambda_A is in Angstrom and energy_eV in eV%s",
+        lambda_A, 12398.42 / lambda_A, BGAPI_WARN_LAMBDA_MIN_A,
+        BGAPI_WARN_LAMBDA_MAX_A,
+        shorter ? " (was it given in metres?)" : " (was it given in keV?)");
+}
+
+/* Divergence ranges wider than any X-ray beam's (docs/semantics.md §6):
+ * most often a count given alone, which nanoBragg spreads over 1 rad. */
+static void divergence_warning(const bg_resolved *r, bgapi_warnings *w)
+{
+    bool h = r->hdiv.range > BGAPI_WARN_DIVERGENCE_MAX_RAD;
+    bool v = r->vdiv.range > BGAPI_WARN_DIVERGENCE_MAX_RAD;
+    if (!h && !v)
+        return;
+    const char *field = h && v ? "divergence_mrad"
+                        : h    ? "hdivrange_mrad"
+                               : "vdivrange_mrad";
+    bgapi_warnings_add(
+        w, field,
+        "a divergence range of %.6g mrad is far wider than X-ray beams "
+        "(at most about %g mrad); a count alone (divsteps, hdivsteps, "
+        "vdivsteps) spreads the points over 1 rad: give divergence_mrad or "
+        "hdivrange_mrad/vdivrange_mrad",
+        (h ? r->hdiv.range : r->vdiv.range) * 1000.0,
+        BGAPI_WARN_DIVERGENCE_MAX_RAD * 1000.0);
+}
+
+/* A dispersion wider than X-ray bandwidths (docs/semantics.md §6). */
+static void dispersion_warning(const bg_resolved *r, bgapi_warnings *w)
+{
+    if (r->disp.range <= BGAPI_WARN_DISPERSION_MAX)
+        return;
+    bgapi_warnings_add(w, "dispersion_percent",
+                       "a dispersion of %.6g %% of the wavelength is wider "
+                       "than X-ray bandwidths (at most about %g %%); "
+                       "dispersion_percent is in percent",
+                       r->disp.range * 100.0,
+                       BGAPI_WARN_DISPERSION_MAX * 100.0);
+}
+
 void bgapi_warnings_of(const bg_resolved *r, const bg_grid *g,
                        bgapi_warnings *w)
 {
     bgapi_warnings_init(w);
     if (r->semantics == BG_SEM_TORCH)
         torch_warnings(r, g, w);
+    wavelength_warning(r, w);
+    divergence_warning(r, w);
+    dispersion_warning(r, w);
 }
 
 /* s as a JSON string body (no quotes) at out; returns the length. */

@@ -22,6 +22,15 @@
 #define BGAPI_WARNING_MESSAGE_MAX 240
 #define BGAPI_WARNING_HEADER      "Beamgrid-Warning"
 
+/* Values far outside what an X-ray experiment uses are served as asked
+ * (nanoBragg's behaviour) but warned about; where each limit comes from is
+ * docs/semantics.md §6. Wavelengths in Angstrom, a divergence range in
+ * radians, a dispersion as a fraction of the wavelength. */
+#define BGAPI_WARN_LAMBDA_MIN_A       0.01
+#define BGAPI_WARN_LAMBDA_MAX_A       100.0
+#define BGAPI_WARN_DIVERGENCE_MAX_RAD 0.1
+#define BGAPI_WARN_DISPERSION_MAX     0.2
+
 /* Bytes of the JSON member (",\"warnings\":[...]") at most: every
  * character of a field or message escaped as \u00XX, plus punctuation. */
 #define BGAPI_WARNINGS_JSON_MAX                                                \

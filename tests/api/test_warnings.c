@@ -50,9 +50,10 @@ static bg_resolved resolve(const char *body)
 Test(warnings, derived_from_the_resolved_set)
 {
     bgapi_warnings w;
-    bg_resolved r = resolve("{\"divsteps\":3,\"lambda_A\":2}");
+    bg_resolved r =
+        resolve("{\"divergence_mrad\":0.5,\"divsteps\":3,\"lambda_A\":2}");
     bgapi_warnings_of(&r, NULL, &w);
-    cr_expect_eq(w.count, 0, "nanoBragg: none");
+    cr_expect_eq(w.count, 0, "nanoBragg, X-ray values: none");
     r = resolve("{\"semantics\":\"nanobrag_torch\",\"divsteps\":3,"
                 "\"beam_vector\":[1,0,0],\"polar_vector\":[0,0,1],"
                 "\"lambda_A\":2,\"energy_eV\":9000}");
@@ -122,4 +123,59 @@ Test(request, semantics_and_dtype)
                               &field),
                  422);
     cr_expect_str_eq(field, "hc_eV_A");
+}
+
+/* One warning and its field for a request, or none (field NULL). */
+static void expect_range_warning(const char *body, const char *field,
+                                 const char *words)
+{
+    bgapi_warnings w;
+    bg_resolved r = resolve(body);
+    bgapi_warnings_of(&r, NULL, &w);
+    if (field == NULL) {
+        cr_expect_eq(w.count, 0, "%s: no warning, got %s", body,
+                     w.count ? w.items[0].message : "");
+        return;
+    }
+    cr_assert_eq(w.count, 1, "%s: one warning", body);
+    cr_expect_str_eq(w.items[0].field, field, "%s", body);
+    cr_expect_not_null(strstr(w.items[0].message, words), "%s: %s", body,
+                       w.items[0].message);
+}
+
+/* Values far outside X-ray practice (docs/semantics.md §6): the issue's
+ * three mistakes, both sides of each limit, and both semantics. */
+Test(warnings, values_outside_xray_practice)
+{
+    expect_range_warning("{\"lambda_A\":1e-10}", "lambda_A", "metres");
+    expect_range_warning("{\"energy_eV\":12.4}", "energy_eV", "keV");
+    expect_range_warning("{\"lambda_A\":1000}", "energy_eV", "1000 A");
+    expect_range_warning("{\"lambda_A\":0.01}", NULL, NULL);
+    expect_range_warning("{\"lambda_A\":0.0099}", "lambda_A", "0.0099 A");
+    expect_range_warning("{\"lambda_A\":100}", NULL, NULL);
+    expect_range_warning("{\"energy_eV\":12398.42}", NULL, NULL);
+    expect_range_warning("{\"divsteps\":20}", "divergence_mrad", "1000 mrad");
+    expect_range_warning("{\"hdivsteps\":20}", "hdivrange_mrad", "count alone");
+    expect_range_warning("{\"divergence_mrad\":0.1,\"vdivrange_mrad\":150,"
+                         "\"divsteps\":3}",
+                         "vdivrange_mrad", "150 mrad");
+    expect_range_warning("{\"divergence_mrad\":100,\"divsteps\":3}", NULL,
+                         NULL);
+    expect_range_warning("{\"dispersion_percent\":20,\"dispsteps\":3}", NULL,
+                         NULL);
+    expect_range_warning("{\"dispersion_percent\":30,\"dispsteps\":3}",
+                         "dispersion_percent", "30 %");
+    expect_range_warning("{\"semantics\":\"nanobrag_torch\","
+                         "\"lambda_A\":1e-10}",
+                         "lambda_A", "metres");
+    expect_range_warning("{\"semantics\":\"nanobrag_torch\"}", NULL, NULL);
+    /* all three at once, in a fixed order */
+    bgapi_warnings w;
+    bg_resolved r = resolve("{\"lambda_A\":1e-10,\"divsteps\":3,"
+                            "\"dispersion_percent\":50,\"dispsteps\":2}");
+    bgapi_warnings_of(&r, NULL, &w);
+    cr_assert_eq(w.count, 3);
+    cr_expect_str_eq(w.items[0].field, "lambda_A");
+    cr_expect_str_eq(w.items[1].field, "divergence_mrad");
+    cr_expect_str_eq(w.items[2].field, "dispersion_percent");
 }
