@@ -13,7 +13,9 @@
 
 /* Bytes of the pending buffer: holds items that did not fit a caller's
  * buffer; larger than any one item (the JSON head is the largest). */
-#define BGAPI_JSON_HEAD_MAX (1200 + BGAPI_ID_MAX) /* the id and the rest */
+/* everything of the head but the id, which streams (docs/beams.md: the
+ * resolved models and the summary included) */
+#define BGAPI_JSON_HEAD_MAX 2048
 #define BGAPI_PEND_MAX      (BGAPI_JSON_HEAD_MAX + 648)
 #define BGAPI_MEMO_SLOTS    256
 

@@ -3,6 +3,7 @@
  * table lookup or a plain initialization. */
 #include "core/params.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const bg_convention_names[BG_CONV_COUNT] = {
@@ -17,6 +18,15 @@ void bg_params_init(bg_params *p)
     p->round_div = true;
     p->convention_given = false;
     p->convention = BG_CONV_MOSFLM;
+}
+
+void bg_params_free(bg_params *p)
+{
+    free(p->spectrum.lambda_A.v);
+    free(p->spectrum.energy_eV.v);
+    free(p->spectrum.weights.v);
+    free(p->spectrum.text);
+    bg_params_init(p);
 }
 
 int bg_convention_from_name(const char *name, bg_convention *out)

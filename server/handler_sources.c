@@ -168,6 +168,7 @@ typedef struct {
 
 static void body_task_free(body_task *b)
 {
+    bg_resolved_free(&b->resolved);
     bgs_entry_release(b->entry);
     free(b->id);
     free(b);
@@ -193,7 +194,8 @@ static int post_body(bgs_request *req, size_t cap)
 {
     body_task *b = calloc(1, sizeof *b);
     char *id = strdup(req->key.id);
-    if (b == NULL || id == NULL) {
+    if (b == NULL || id == NULL ||
+        bg_resolved_copy(&b->resolved, &req->resolved) != BG_OK) {
         free(b);
         free(id);
         bgs_entry_slot_abandon(req->entry, bgapi_repr_slot(req->repr));
@@ -206,7 +208,6 @@ static int post_body(bgs_request *req, size_t cap)
     b->cache = req->srv->cache;
     b->entry = req->entry;
     bgs_entry_retain(b->entry);
-    b->resolved = req->resolved;
     b->repr = req->repr;
     b->cap = cap;
     b->id = id;
@@ -297,6 +298,7 @@ static void stream_free(void *cls)
 {
     stream *s = cls;
     bgapi_encoder_free(s->enc);
+    bg_resolved_free(&s->resolved);
     positions_free(s->positions);
     bgs_entry_release(s->entry);
     free(s->id);
@@ -311,7 +313,11 @@ static struct MHD_Response *stream_response(bgs_request *req, uint64_t *size)
         free(s);
         return NULL;
     }
-    s->resolved = req->resolved;
+    if (bg_resolved_copy(&s->resolved, &req->resolved) != BG_OK) {
+        free(s->id);
+        free(s);
+        return NULL;
+    }
     s->view.id = s->id;
     s->view.resolved = &s->resolved;
     s->view.grid = bgs_entry_grid(req->entry);
@@ -433,9 +439,16 @@ static struct MHD_Response *entry_body(bgs_request *req, bool ref,
 
 static void grid_headers(bgs_request *req, struct MHD_Response *resp)
 {
-    char location[BGAPI_ID_MAX + 16];
-    snprintf(location, sizeof location, "/v1/sources/%s", req->key.id);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LOCATION, location);
+    char small[256]; /* a long id (a table spectrum) goes to the heap */
+    size_t need = req->key.id_len + 16;
+    char *location = need <= sizeof small ? small : malloc(need);
+    if (location != NULL) {
+        snprintf(location, need, "/v1/sources/%s", req->key.id);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LOCATION,
+                                location);
+        if (location != small)
+            free(location);
+    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, req->key.etag);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");
     if (req->route.id == BGAPI_ROUTE_SOURCES_GET)
@@ -679,7 +692,9 @@ static enum MHD_Result handle_post(bgs_request *req)
     if (bgapi_parse_params(req->body ? req->body : "", req->body_len, &params,
                            &p) != 0)
         return bgs_respond_problem(req, &p);
-    if (bg_resolve(&params, &req->resolved, &err) != BG_OK) {
+    bg_status st = bg_resolve(&params, &req->resolved, &err);
+    bg_params_free(&params);
+    if (st != BG_OK) {
         bgapi_problem_from_core(&p, &err);
         return bgs_respond_problem(req, &p);
     }
@@ -713,4 +728,5 @@ void bgs_handle_sources_end(bgs_request *req)
     positions_free(req->positions);
     req->positions = NULL;
     bgapi_key_free(&req->key);
+    bg_resolved_free(&req->resolved); /* a table spectrum is owned */
 }
