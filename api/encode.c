@@ -59,7 +59,8 @@ size_t bgapi_bgrd_head(const bg_grid *g, const bg_resolved *r, bg_dtype dt,
     put_le(out + 16, NCOLS, 4);
     put_le(out + 20, BGAPI_BGRD_HEAD, 4);
     put_le(out + 24, g->points, 8);
-    put_le(out + 32, (uint64_t)r->disp.count, 8);
+    put_le(out + 32, g->points ? g->count / g->points : (uint64_t)r->disp.count,
+           8); /* sources a point: the dispersion steps or the channels */
     return BGAPI_BGRD_HEAD;
 }
 
@@ -74,6 +75,8 @@ uint64_t bgapi_encoded_size(const bgapi_view *v, bgapi_repr r)
         return BGAPI_BGRD_HEAD + data;
     case BGAPI_FMT_JSON:
     case BGAPI_FMT_TXT:
+    case BGAPI_FMT_LAM:
+    case BGAPI_FMT_DXTBX:
         break;
     }
     return BGAPI_SIZE_UNKNOWN;
@@ -116,6 +119,14 @@ bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r)
         return NULL;
     }
     e->head_len = 0;
+    e->body = NULL;
+    e->body_len = 0;
+    if ((r.format == BGAPI_FMT_LAM || r.format == BGAPI_FMT_DXTBX) &&
+        bgapi_beam_build(e) != 0) {
+        bgapi_key_free(&e->key);
+        free(e);
+        return NULL;
+    }
     if (r.format == BGAPI_FMT_NPY)
         e->head_len = bgapi_npy_head(v->grid->count, r.dtype, e->head);
     else if (r.format == BGAPI_FMT_BIN)
@@ -125,8 +136,10 @@ bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r)
 
 void bgapi_encoder_free(bgapi_encoder *e)
 {
-    if (e != NULL)
+    if (e != NULL) {
         bgapi_key_free(&e->key);
+        free(e->body);
+    }
     free(e);
 }
 
@@ -226,6 +239,9 @@ static size_t fill(bgapi_encoder *e, char *out, size_t cap)
         return bgapi_json_fill(e, out, cap);
     case BGAPI_FMT_TXT:
         return bgapi_txt_fill(e, out, cap);
+    case BGAPI_FMT_LAM:
+    case BGAPI_FMT_DXTBX:
+        return bgapi_beam_fill(e, out, cap);
     case BGAPI_FMT_NPY:
     case BGAPI_FMT_BIN:
         break;
@@ -267,6 +283,8 @@ static uint64_t size_bound(const bgapi_view *v, bgapi_repr r)
     uint64_t exact = bgapi_encoded_size(v, r);
     if (exact != BGAPI_SIZE_UNKNOWN)
         return exact;
+    if (r.format == BGAPI_FMT_LAM || r.format == BGAPI_FMT_DXTBX)
+        return bgapi_beam_bound(v, r);
     return r.format == BGAPI_FMT_JSON ? bgapi_json_bound(v)
                                       : bgapi_txt_bound(v);
 }

@@ -40,6 +40,8 @@ struct bgapi_encoder {
     bgapi_memo memo[BGAPI_MEMO_SLOTS];
     uint32_t memo_probes, memo_hits; /* in the current window */
     uint32_t memo_skip;              /* numbers to format without memo */
+    char *body;                      /* lam, dxtbx: the whole body, owned */
+    size_t body_len;
 };
 
 #define BGAPI_STAGE_DONE (-1)
@@ -50,6 +52,13 @@ struct bgapi_encoder {
  * end (stage BGAPI_STAGE_DONE). */
 size_t bgapi_json_fill(bgapi_encoder *e, char *out, size_t cap);
 size_t bgapi_txt_fill(bgapi_encoder *e, char *out, size_t cap);
+
+/* lam and dxtbx (api/encode_beam.c): build the whole body into e->body
+ * (0, or -1 out of memory), copy it out from e->index, and bound its
+ * size. */
+int bgapi_beam_build(bgapi_encoder *e);
+size_t bgapi_beam_fill(bgapi_encoder *e, char *out, size_t cap);
+uint64_t bgapi_beam_bound(const bgapi_view *v, bgapi_repr r);
 
 /* Upper bounds of the JSON and txt sizes of *v, for bgapi_encode_all. */
 uint64_t bgapi_json_bound(const bgapi_view *v);

@@ -32,17 +32,20 @@
  *   23  total_flux         f64      1.0
  *   24  spectrum           varint form, then by form:
  *                          1 table by lambda_A, 2 table by energy_eV:
- *                            varint n, n decimals (the values after
- *                            stride), n decimals (their weights);
+ *                            varint n, the n values after stride, then
+ *                            their n weights, each list as an array;
  *                          3 Gaussian: f64 E0, f64 fwhm, varint n, f64
  *                            channel_eV; 4 Gaussian quantiles: f64 E0, f64
  *                            fwhm, varint n; absent: no spectrum
  *
- *   A decimal is a double as its shortest round-trip decimal m * 10^e
- *   (Schubfach's digits, trailing zeros moved into e): varint zigzag(e),
- *   then varint (m << 1 | sign). 1.2935 is 3 bytes, 539.262 4, where an
- *   f64 is 8: a measured spectrum's values are short decimals, so a table
- *   takes about 7-9 bytes a channel (docs/beams.md has the measurements).
+ *   An array is a mode byte and n values: mode 0, each a decimal; mode 1,
+ *   each an f64; the shorter is written (decimals on a tie). A decimal is
+ *   a double as its shortest round-trip decimal m * 10^e (Schubfach's
+ *   digits, trailing zeros moved into e): varint zigzag(e), then varint
+ *   (m << 1 | sign). 1.2935 is 3 bytes, 539.262 4, where an f64 is 8:
+ *   measured spectra are short decimals (about 6-8 bytes a channel), and
+ *   no table takes more than 16 bytes a channel (docs/beams.md has the
+ *   measurements).
  *
  *   step(c, r) = c >= 2 ? r / (double)(c - 1) : r: what bg_resolve derives
  *   when a count and a range are given without a step (and, for c == 2,
@@ -253,6 +256,30 @@ static void put_decimal(sink *s, double v)
     put_varint(s, m << 1 | (neg ? 1u : 0u));
 }
 
+/* Bytes of v as a decimal. */
+static size_t decimal_len(double v)
+{
+    sink m = {NULL, 0};
+    put_decimal(&m, v);
+    return m.n;
+}
+
+/* An array: mode 0 (decimals) unless f64 is shorter, mode 1. */
+static void put_array(sink *s, const double *v, int64_t n)
+{
+    size_t dec = 0;
+    for (int64_t k = 0; k < n; k++)
+        dec += decimal_len(v[k]);
+    bool raw = dec > 8 * (size_t)n;
+    put_byte(s, raw ? 1u : 0u);
+    for (int64_t k = 0; k < n; k++) {
+        if (raw)
+            put_f64(s, v[k]);
+        else
+            put_decimal(s, v[k]);
+    }
+}
+
 static void field_models(sink *s, const bg_resolved *r)
 {
     field_f64(s, TAG_HC, r->hc_eV_A, BG_HC_DEFAULT);
@@ -274,10 +301,8 @@ static void field_models(sink *s, const bg_resolved *r)
     put_varint(s, (uint64_t)sp->form);
     if (sp->form == BG_SPEC_TABLE_LAMBDA || sp->form == BG_SPEC_TABLE_ENERGY) {
         put_varint(s, (uint64_t)sp->n);
-        for (int64_t k = 0; k < sp->n; k++)
-            put_decimal(s, sp->values[k]);
-        for (int64_t k = 0; k < sp->n; k++)
-            put_decimal(s, sp->weights[k]);
+        put_array(s, sp->values, sp->n);
+        put_array(s, sp->weights, sp->n);
         return;
     }
     put_f64(s, sp->e0_eV);
@@ -400,6 +425,17 @@ static int get_decimal(source *s, double *out)
     return 0;
 }
 
+static int get_array(source *s, double *out, uint64_t n)
+{
+    if (s->i >= s->n || s->p[s->i] > 1)
+        return -1;
+    bool raw = s->p[s->i++] == 1;
+    for (uint64_t k = 0; k < n; k++)
+        if ((raw ? get_f64(s, &out[k]) : get_decimal(s, &out[k])) != 0)
+            return -1;
+    return 0;
+}
+
 /* The model fields of tag `tag` into *o; -1 on anything malformed. The
  * table is allocated into o->spectrum (the caller frees *o on failure). */
 static int get_models(source *s, uint64_t tag, bg_resolved *o)
@@ -443,10 +479,9 @@ static int get_models(source *s, uint64_t tag, bg_resolved *o)
     if (sp->values == NULL)
         return -1;
     sp->weights = sp->values + v;
-    for (uint64_t k = 0; k < 2 * v; k++)
-        if (get_decimal(s, &sp->values[k]) != 0)
-            return -1;
-    return 0;
+    return get_array(s, sp->values, v) != 0 || get_array(s, sp->weights, v) != 0
+               ? -1
+               : 0;
 }
 
 /* Parse a canonical form into *r (vert derived, bg_resolved_check

@@ -45,10 +45,10 @@
 #define BGAPI_CANON_VERSION 2
 
 /* Hard cap on a canonical form, in bytes, enforced by decoding: what a
- * 10,000-channel table needs at worst (11 bytes a decimal, two a channel)
- * plus every other field. Typical tables take 7-9 bytes a channel
+ * 10,000-channel table needs at worst (8 bytes a value, two a channel)
+ * plus every other field. Measured spectra take 6-8 bytes a channel
  * (docs/beams.md). */
-#define BGAPI_CANON_MAX (BG_CHANNELS_MAX * 2 * 11 + 512)
+#define BGAPI_CANON_MAX (BG_CHANNELS_MAX * 2 * 8 + 512)
 
 /* Characters of unpadded base64url for n bytes. */
 #define BGAPI_B64URL_LEN(n) ((n) / 3 * 4 + ((n) % 3 ? (n) % 3 + 1 : 0))

@@ -7,9 +7,11 @@
 #include <string.h>
 #include <strings.h>
 
-#define NFORMATS 4
+#define NFORMATS 4 /* chosen by Accept too */
+#define NNAMES   6 /* by ?format=: also lam and dxtbx (docs/beams.md) */
 
-static const char *const format_names[NFORMATS] = {"json", "npy", "bin", "txt"};
+static const char *const format_names[NNAMES] = {"json", "npy", "bin",
+                                                 "txt",  "lam", "dxtbx"};
 static const char *const media_types[NFORMATS] = {
     "application/json", "application/x-npy", "application/octet-stream",
     "text/plain"};
@@ -25,6 +27,10 @@ int bgapi_repr_slot(bgapi_repr r)
         return r.dtype == BG_F32 ? 4 : 3;
     case BGAPI_FMT_TXT:
         return 5;
+    case BGAPI_FMT_LAM:
+        return 6;
+    case BGAPI_FMT_DXTBX:
+        return 7;
     }
     return 0;
 }
@@ -37,8 +43,10 @@ const char *bgapi_content_type(bgapi_repr r)
     case BGAPI_FMT_BIN:
         return "application/octet-stream";
     case BGAPI_FMT_TXT:
+    case BGAPI_FMT_LAM:
         return "text/plain; charset=utf-8";
     case BGAPI_FMT_JSON:
+    case BGAPI_FMT_DXTBX:
         break;
     }
     return "application/json";
@@ -47,7 +55,7 @@ const char *bgapi_content_type(bgapi_repr r)
 const char *bgapi_repr_tag(bgapi_repr r)
 {
     static const char *const tags[BGAPI_REPR_SLOTS] = {
-        "json", "npy-f8", "npy-f4", "bin-f8", "bin-f4", "txt"};
+        "json", "npy-f8", "npy-f4", "bin-f8", "bin-f4", "txt", "lam", "dxtbx"};
     return tags[bgapi_repr_slot(r)];
 }
 
@@ -184,12 +192,12 @@ int bgapi_negotiate(const char *accept, const char *format, const char *dtype,
     bg_dtype dt = BG_F64;
     if (format != NULL) {
         int f = 0;
-        while (f < NFORMATS && strcmp(format, format_names[f]) != 0)
+        while (f < NNAMES && strcmp(format, format_names[f]) != 0)
             f++;
-        if (f == NFORMATS)
+        if (f == NNAMES)
             return bgapi_problem_set(prob, 400, "invalid-value", NULL, "format",
                                      "format must be one of json, npy, "
-                                     "bin, txt");
+                                     "bin, txt, lam, dxtbx");
         fmt = (bgapi_format)f;
     }
     if (dtype != NULL && parse_dtype(dtype, &dt) != 0)

@@ -35,6 +35,8 @@ typedef struct {
                                 computed or sent (503 past it) */
     int64_t max_sources;     /* largest grid served */
     int64_t max_body_kb;     /* largest request body, KiB */
+    int64_t max_header_kb;   /* libmicrohttpd's memory per connection: the
+                                request line (an id) and headers, KiB */
     int64_t max_pending;     /* queued computations before 503 */
     int64_t drain_s;         /* seconds in-flight work may take on stop */
     int64_t max_connections;

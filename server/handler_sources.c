@@ -56,6 +56,9 @@ static uint64_t body_bytes_per_source(bgapi_repr r)
         return 120; /* 5 numbers of up to 24 characters */
     case BGAPI_FMT_TXT:
         return 128 + 64; /* 5 numbers, and 8 float64 of grid */
+    case BGAPI_FMT_LAM:
+    case BGAPI_FMT_DXTBX:
+        return 1; /* a line a channel, and one pass over the grid */
     case BGAPI_FMT_NPY:
     case BGAPI_FMT_BIN:
         break;
@@ -684,6 +687,37 @@ void bgs_handle_sources_begin(bgs_request *req)
         req->early = true;
 }
 
+/* The longest id this server passes: its request line (a GET) and the
+ * answer's Content-Location must fit libmicrohttpd's per-connection memory
+ * (--max-header-kb) with the rest of the request; 3/8 of it, measured
+ * (docs/beams.md: 24,576 characters at the default 64 KiB, more than any
+ * 1,000-channel table needs), and never past BGS_ID_SERVED_CAP, where
+ * libmicrohttpd 0.9.75 was measured to send a 200 without its headers
+ * whatever its memory (a 128k-character Content-Location failed with 2 MiB;
+ * 96k passed with 256 KiB). */
+#define BGS_ID_SERVED_CAP 98304u
+static size_t id_limit(const bgs_request *req)
+{
+    size_t n = (size_t)req->srv->cfg.max_header_kb * 1024u / 8u * 3u;
+    return n < BGS_ID_SERVED_CAP ? n : BGS_ID_SERVED_CAP;
+}
+
+/* A table spectrum so long that its id would not pass: a 422 saying what
+ * to change, rather than an answer whose headers cannot be sent. */
+static bool id_too_long(const bgs_request *req, bgapi_problem *p)
+{
+    if (req->key.id_len <= id_limit(req))
+        return false;
+    bgapi_problem_set(p, 422, "id-too-long", "Id too long", "spectrum",
+                      "this spectrum makes an id of %zu characters; this "
+                      "server passes ids of up to %zu (--max-header-kb %lld): "
+                      "use spectrum.stride or fewer channels, or raise "
+                      "--max-header-kb and the proxy's header buffers",
+                      req->key.id_len, id_limit(req),
+                      (long long)req->srv->cfg.max_header_kb);
+    return true;
+}
+
 static enum MHD_Result handle_post(bgs_request *req)
 {
     bgapi_problem p;
@@ -700,6 +734,8 @@ static enum MHD_Result handle_post(bgs_request *req)
     }
     if (bgapi_key_build(&req->key, &req->resolved, req->repr) != 0)
         return out_of_memory(req);
+    if (id_too_long(req, &p))
+        return bgs_respond_problem(req, &p);
     return serve(req);
 }
 
