@@ -213,3 +213,126 @@ Test(beams, pairwise_sum)
     /* r[0] = 1e16 + 1 (rounds to 1e16), then the tree: 1e16 + 7 + 1 */
     cr_assert_eq(bg_pairwise_sum(b, 9), 1e16 + 8.0);
 }
+
+/* Resolve a request text, fill its grid; the caller frees both. */
+static void grid_of(const char *body, bg_resolved *r, bg_grid *g)
+{
+    json_t *req = json_loads(body, 0, NULL);
+    cr_assert_not_null(req, "%s", body);
+    cr_assert_eq(resolve_request(req, r), 0, "%s", body);
+    json_decref(req);
+    uint64_t count;
+    cr_assert_eq(bg_grid_count(r, 20000000, &count, NULL, NULL), BG_OK);
+    cr_assert_eq(bg_grid_alloc(g, count, BG_F64, 0), BG_OK);
+    cr_assert_eq(bg_grid_fill(r, g, 1), BG_OK);
+}
+
+/* Quantile divergence with no count on an axis: count 1 there, at angle
+ * 0; the other axis at sigma*sqrt(2)*erfinv(2(i+0.5)/n - 1), no trim. */
+Test(beams, quantile_divergence_counts)
+{
+    bg_resolved r;
+    bg_grid g;
+    grid_of("{\"hdivsteps\":3,\"divergence_profile\":{\"kind\":\"gaussian\","
+            "\"sampling\":\"quantiles\",\"sigma_h_mrad\":0.1,"
+            "\"sigma_v_mrad\":0.1}}",
+            &r, &g);
+    cr_assert_eq(g.count, 3);
+    cr_assert_eq(r.vdiv.count, 1);
+    const double *x = g.x, *y = g.y, *z = g.z, *w = g.weight;
+    cr_assert_eq(x[1], -1.0, "the middle point is the beam");
+    cr_assert_eq(y[1], 0.0);
+    cr_assert_eq(z[1], 0.0);
+    double h0 = bg_quantile(0.0001, 0, 3);
+    cr_assert(
+        close_to(h0, 0.0001 * sqrt(2.0) * -0.6840703496566226)); /* scipy */
+    cr_assert(close_to(z[0], -sin(h0)), "%.17g vs %.17g", z[0], -sin(h0));
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(w[i], 1.0 / 3.0);
+    bg_grid_free(&g);
+    bg_resolved_free(&r);
+}
+
+/* A stride longer than the table keeps its first channel. */
+Test(beams, stride_past_the_table)
+{
+    bg_resolved r;
+    bg_grid g;
+    grid_of("{\"spectrum\":{\"kind\":\"table\",\"lambda_A\":[1.5,1.6,1.7],"
+            "\"weights\":[2,3,4],\"stride\":10}}",
+            &r, &g);
+    cr_assert_eq(g.count, 1);
+    cr_assert_eq(((double *)g.lambda)[0], 1.5 / 1.0e10);
+    cr_assert_eq(((double *)g.weight)[0], 1.0);
+    bg_grid_free(&g);
+    bg_resolved_free(&r);
+}
+
+/* weights.normalize: sum scales to total_flux, mean to a mean of 1, none
+ * keeps the raw weights; with nothing of the models given it is 1/N. */
+Test(beams, normalize_modes)
+{
+    const char *base = "{\"divergence_mrad\":0.3,\"divsteps\":5,\"dispersion_"
+                       "percent\":0.2,\"dispsteps\":3,\"divergence_profile\":"
+                       "{\"kind\":\"gaussian\",\"sigma_h_mrad\":0.1,"
+                       "\"sigma_v_mrad\":0.2},\"weights\":";
+    const char *modes[] = {"{\"total_flux\":1e12}", "{\"normalize\":\"mean\"}",
+                           "{\"normalize\":\"none\"}"};
+    for (int m = 0; m < 3; m++) {
+        char body[512];
+        snprintf(body, sizeof body, "%s%s}", base, modes[m]);
+        bg_resolved r;
+        bg_grid g;
+        grid_of(body, &r, &g);
+        double sum = bg_pairwise_sum(g.weight, g.count);
+        const double *w = g.weight;
+        if (m == 0)
+            cr_assert(close_to(sum, 1e12), "sum %.17g", sum);
+        if (m == 1)
+            cr_assert(close_to(sum / (double)g.count, 1.0), "mean");
+        if (m == 2) /* the central point, h = v = 0, has raw weight 1 */
+            cr_assert_eq(w[g.count / 2], 1.0);
+        bg_grid_free(&g);
+        bg_resolved_free(&r);
+    }
+    bg_resolved r;
+    bg_grid g;
+    grid_of("{\"divergence_mrad\":0.3,\"divsteps\":5,\"dispsteps\":3,"
+            "\"dispersion_percent\":0.1}",
+            &r, &g);
+    cr_assert(!bg_resolved_has_models(&r));
+    for (uint64_t i = 0; i < g.count; i++)
+        cr_assert_eq(((double *)g.weight)[i], 1.0 / (double)g.count);
+    bg_grid_free(&g);
+    bg_resolved_free(&r);
+}
+
+/* hc_eV_A converts energy_eV too: lambda0 = (hc / E) / 1e10. */
+Test(beams, hc_converts_energy)
+{
+    bg_resolved r;
+    bg_grid g;
+    grid_of("{\"energy_eV\":9000,\"hc_eV_A\":12398.419843320027}", &r, &g);
+    cr_assert_eq(r.lambda0_m, (12398.419843320027 / 9000.0) / 1.0e10);
+    cr_assert_eq(((double *)g.lambda)[0], r.lambda0_m);
+    bg_grid_free(&g);
+    bg_resolved_free(&r);
+}
+
+/* bg_resolved_copy is deep: freeing the original leaves the copy whole. */
+Test(beams, resolved_copy_owns_its_table)
+{
+    bg_resolved r, c;
+    bg_grid g;
+    grid_of("{\"spectrum\":{\"kind\":\"table\",\"energy_eV\":[9000,9010],"
+            "\"weights\":[1,3]}}",
+            &r, &g);
+    cr_assert_eq(bg_resolved_copy(&c, &r), BG_OK);
+    cr_assert_neq(c.spectrum.values, r.spectrum.values);
+    bg_resolved_free(&r);
+    cr_assert_eq(c.spectrum.values[1], 9010.0);
+    cr_assert_eq(c.spectrum.weights[1], 3.0);
+    bg_resolved_free(&c);
+    bg_resolved_free(&c); /* idempotent */
+    bg_grid_free(&g);
+}
