@@ -356,6 +356,8 @@ typedef struct {
     uint64_t d;           /* dispersion steps */
     double weight;        /* 1/N */
     const double *wspec;  /* d raw channel weights, or NULL: weight 1/N */
+    double *wnorm;        /* d channel weights times the normalization */
+    double *wdp;          /* per kept point: its Gaussian weight, or NULL */
     const double *hang;   /* quantile angles per row, or NULL */
     const double *vang;   /* quantile angles per column, or NULL */
     double *cv;           /* per column from col0: its angle */
@@ -461,12 +463,15 @@ static void raw_weights(const fill_ctx *f, const double *wd, int m,
 {
     const uint64_t d = f->d;
     if (wd == NULL) {
-        repeat_f64(dst, f->wspec, m, d);
+        repeat_f64(dst, f->wnorm, m, d);
         return;
     }
-    for (int b = 0; b < m; b++, dst += d)
+    for (int b = 0; b < m; b++, dst += d) {
+        const double a = wd[b];
+#pragma omp simd
         for (uint64_t k = 0; k < d; k++)
-            dst[k] = wd[b] * f->wspec[k];
+            dst[k] = a * f->wnorm[k];
+    }
 }
 
 static void raw_weights_f32(const fill_ctx *f, const double *wd, int m,
@@ -475,7 +480,7 @@ static void raw_weights_f32(const fill_ctx *f, const double *wd, int m,
     const uint64_t d = f->d;
     for (int b = 0; b < m; b++, dst += d)
         for (uint64_t k = 0; k < d; k++)
-            dst[k] = (float)((wd != NULL ? wd[b] : 1.0) * f->wspec[k]);
+            dst[k] = (float)((wd != NULL ? wd[b] : 1.0) * f->wnorm[k]);
 }
 
 static void store_batch(const fill_ctx *f, uint64_t o, int m,
@@ -567,11 +572,15 @@ static void emit_batch(const fill_ctx *f, int64_t ci, int m, double h, double s,
     rotate_batch(f->cx + ci, f->cy + ci, f->cz + ci, f->r->vert, s, c, m, p[0],
                  p[1], p[2]);
     unitize_batch(p[0], p[1], p[2], m, u[0], u[1], u[2]);
-    bool gauss = f->r->div_form == BG_DIV_GAUSS;
-    if (gauss)
+    const double *w = NULL;
+    if (f->wdp != NULL) { /* the points of a batch are consecutive */
+        w = f->wdp + o / f->d;
+    } else if (f->r->div_form == BG_DIV_GAUSS) {
         for (int b = 0; b < m; b++)
             wd[b] = bg_div_weight(f->r, h, f->cv[ci + b]);
-    store_batch(f, o, m, u, p, gauss ? wd : NULL);
+        w = wd;
+    }
+    store_batch(f, o, m, u, p, w);
 }
 
 /* The angle of row i: the quantile table's, or nanoBragg's. */
@@ -610,6 +619,43 @@ static void column_vector(const bg_resolved *r, double v, double q[3])
     rotate(p0, r->polar, sin(v), cos(v), q);
 }
 
+/* docs/beams.md's normalization, folded into the channel pattern: with
+ * raw weight w_div(p) * w_spec(c) and sum_div the sum of the divergence
+ * weights of the kept points, sum(raw) = sum_div * sum(w_spec) (each a
+ * numpy-style pairwise sum), and each source's weight is w_div(p) *
+ * wnorm[c] with wnorm[c] = w_spec(c) * total / sum (sum), * N / sum
+ * (mean) or w_spec(c) (none): one multiply a source, no pass over the
+ * grid after the fill. (Within 2 ulp of raw / sum * total.) */
+static void set_weight_pattern(fill_ctx *f, double sum_div)
+{
+    if (f->wspec == NULL)
+        return;
+    double sum = sum_div * bg_pairwise_sum(f->wspec, (size_t)f->d);
+    double k = f->r->normalize == BG_NORM_SUM    ? f->r->total_flux / sum
+               : f->r->normalize == BG_NORM_MEAN ? (double)f->g->count / sum
+                                                 : 1.0;
+    for (uint64_t c = 0; c < f->d; c++)
+        f->wnorm[c] =
+            f->r->normalize == BG_NORM_NONE ? f->wspec[c] : f->wspec[c] * k;
+}
+
+/* The sum of the Gaussian divergence weights of the kept points of an
+ * untame plan, in nanoBragg's order (1 a point when flat). */
+static double literal_div_sum(const fill_ctx *f)
+{
+    const bg_resolved *r = f->r;
+    if (r->div_form != BG_DIV_GAUSS)
+        return (double)(f->g->count / f->d);
+    double sum = 0.0;
+    for (int64_t i = 0; i < r->hdiv.count; i++) {
+        double a = trim_term(&r->hdiv, i), h = axis_angle(&r->hdiv, i);
+        for (int64_t j = 0; j < r->vdiv.count; j++)
+            if (is_kept(r->round_div, a, trim_term(&r->vdiv, j)))
+                sum += bg_div_weight(r, h, axis_angle(&r->vdiv, j));
+    }
+    return sum;
+}
+
 /* The untame path: nanoBragg's loop literally, serial, one point at a time
  * through the same rotate/unitize/store code. */
 static void fill_literal(fill_ctx *f)
@@ -620,6 +666,7 @@ static void fill_literal(fill_ctx *f)
     f->cx = &q[0], f->cy = &q[1], f->cz = &q[2];
     f->cv = &cv;
     f->col0 = 0;
+    set_weight_pattern(f, literal_div_sum(f));
     for (int64_t i = 0; i < r->hdiv.count; i++) {
         double a = trim_term(&r->hdiv, i);
         double h = axis_angle(&r->hdiv, i);
@@ -710,6 +757,48 @@ static int fill_threads(int threads, uint64_t count)
     return threads > 0 ? threads : omp_get_max_threads();
 }
 
+/* The Gaussian divergence weight of every kept point, in source order,
+ * before the fill, and the normalization pattern. exp(-h^2/(2 sh^2) -
+ * v^2/(2 sv^2)) is taken as the product of a row's and a column's exp (an
+ * exp a row and a column, not a point: within 2 ulp of the one exp).
+ * colw has room for the columns of the plan (from col0). */
+static bg_status div_weights(const trim_plan *t, fill_ctx *f, int64_t rows,
+                             double *colw)
+{
+    uint64_t points = f->g->count / f->d;
+    if (f->wspec == NULL)
+        return BG_OK;
+    if (f->r->div_form != BG_DIV_GAUSS) {
+        set_weight_pattern(f, (double)points);
+        return BG_OK;
+    }
+    f->wdp = malloc((size_t)points * sizeof *f->wdp);
+    if (f->wdp == NULL)
+        return BG_NOMEM;
+    const double sh = f->r->sigma_h, sv = f->r->sigma_v;
+    int64_t ncols = 0;
+    for (int64_t ri = 0; ri < rows; ri++) {
+        int64_t end = f->run_lo[ri] - f->col0 +
+                      (int64_t)((f->offset[ri + 1] - f->offset[ri]) / f->d);
+        ncols = end > ncols ? end : ncols;
+    }
+    for (int64_t c = 0; c < ncols; c++) {
+        double v = col_angle(f, f->col0 + c);
+        colw[c] = exp(-(v * v) / (2.0 * sv * sv));
+    }
+    for (int64_t ri = 0; ri < rows; ri++) {
+        double h = row_angle(f, t->ilo + ri);
+        double rw = exp(-(h * h) / (2.0 * sh * sh));
+        uint64_t p0 = f->offset[ri] / f->d;
+        int64_t len = (int64_t)((f->offset[ri + 1] - f->offset[ri]) / f->d);
+        const double *cw = colw + (f->run_lo[ri] - f->col0);
+        for (int64_t j = 0; j < len; j++)
+            f->wdp[p0 + (uint64_t)j] = rw * cw[j];
+    }
+    set_weight_pattern(f, bg_pairwise_sum(f->wdp, (size_t)points));
+    return BG_OK;
+}
+
 /* The tame path: plan rows, rotate columns, then rows in parallel, each
  * writing at its own prefix offset. */
 static bg_status fill_runs(const trim_plan *t, fill_ctx *f, int nt)
@@ -726,12 +815,15 @@ static bg_status fill_runs(const trim_plan *t, fill_ctx *f, int nt)
     column_span(f, rows, &c0, &c1);
     f->col0 = c0;
     size_t ncols = (size_t)(c1 - c0 + 1);
-    f->cx = malloc(ncols * 4 * sizeof(double));
+    f->cx = malloc(ncols * 5 * sizeof(double));
     if (f->cx == NULL)
         return BG_NOMEM;
     f->cy = f->cx + ncols;
     f->cz = f->cy + ncols;
     f->cv = f->cz + ncols;
+    bg_status s = div_weights(t, f, rows, f->cv + ncols);
+    if (s != BG_OK)
+        return s;
     if (nt > 1) {
 #pragma omp parallel num_threads(nt)
         {
@@ -769,42 +861,6 @@ static bg_status quantile_angles(const bg_resolved *r, double **hang,
     return BG_OK;
 }
 
-/* docs/beams.md's normalization of the raw weights in place: sum (raw /
- * sum * total_flux, sum as numpy's np.sum), mean (raw / (sum / N)) or
- * none. */
-static void normalize_weights(const bg_resolved *r, bg_grid *g, int nt)
-{
-    if (r->normalize == BG_NORM_NONE)
-        return;
-    uint64_t n = g->count;
-    double sum = 0.0;
-    if (g->dtype == BG_F64) {
-        sum = bg_pairwise_sum(g->weight, (size_t)n);
-    } else {
-        for (uint64_t i = 0; i < n; i++)
-            sum += (double)((float *)g->weight)[i];
-    }
-    double mean = sum / (double)n, total = r->total_flux;
-    bool by_mean = r->normalize == BG_NORM_MEAN;
-    if (g->dtype == BG_F32) {
-        float *w = g->weight;
-        for (uint64_t i = 0; i < n; i++)
-            w[i] = (float)(by_mean ? (double)w[i] / mean
-                                   : (double)w[i] / sum * total);
-        return;
-    }
-    double *w = g->weight;
-    if (by_mean) {
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-        for (uint64_t i = 0; i < n; i++)
-            w[i] = w[i] / mean;
-    } else {
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-        for (uint64_t i = 0; i < n; i++)
-            w[i] = w[i] / sum * total;
-    }
-}
-
 static void fill_ctx_free(fill_ctx *f, bg_channels *ch, double *angles)
 {
     free(f->lambdas);
@@ -812,6 +868,8 @@ static void fill_ctx_free(fill_ctx *f, bg_channels *ch, double *angles)
     free(f->cx);
     free(f->run_lo);
     free(f->offset);
+    free(f->wdp);
+    free(f->wnorm);
     free(angles);
     bg_channels_free(ch);
 }
@@ -835,7 +893,8 @@ bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
     double *hang = NULL, *vang = NULL;
     f.lambdas = malloc((size_t)d * sizeof *f.lambdas);
     f.lambdas_f32 = malloc((size_t)d * sizeof *f.lambdas_f32);
-    bool ok = f.lambdas != NULL && f.lambdas_f32 != NULL &&
+    f.wnorm = malloc((size_t)d * sizeof *f.wnorm);
+    bool ok = f.lambdas != NULL && f.lambdas_f32 != NULL && f.wnorm != NULL &&
               (!models || bg_channels_make(r, &ch) == BG_OK) &&
               (r->div_form != BG_DIV_QUANTILES ||
                quantile_angles(r, &hang, &vang) == BG_OK);
@@ -859,11 +918,8 @@ bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
         s = fill_runs(&t, &f, nt);
     else
         fill_literal(&f);
-    if (s == BG_OK) {
+    if (s == BG_OK)
         g->points = points;
-        if (models)
-            normalize_weights(r, g, nt);
-    }
     fill_ctx_free(&f, &ch, angles);
     return s;
 }
