@@ -26,7 +26,8 @@ typedef enum { BG_F64, BG_F32 } bg_dtype;
 
 /* A filled grid. Column arrays hold `count` elements of `dtype` (double or
  * float): x, y, z the unit direction from the sample toward the source,
- * weight 1/count, lambda the wavelength in metres. The five columns lie
+ * weight 1/count (or the beam models' weights, docs/beams.md), lambda the
+ * wavelength in metres. The five columns lie
  * back to back in one allocation, `block`, after `lead` bytes the caller
  * asked for (room for a file header, so header and columns can be one
  * contiguous body). px, py, pz are the positions in metres (always double,
@@ -43,10 +44,10 @@ typedef struct {
 } bg_grid;
 
 /* Count the sources *r makes, without allocating: kept divergence points
- * times dispersion steps, in 64 bits with overflow checks. Fails with
- * BG_TOO_MANY (naming the count and the limit) if the count exceeds
- * max_sources, or if the divergence rectangle alone is too large to test,
- * and with BG_EMPTY if every point is trimmed (SPEC 2.6). On success sets
+ * times dispersion steps (or spectrum channels), in 64 bits with overflow
+ * checks. Fails with BG_TOO_MANY (naming the count and the limit) if the count
+ * exceeds max_sources, or if the divergence rectangle alone is too large to
+ * test, and with BG_EMPTY if every point is trimmed (SPEC 2.6). On success sets
  * *count and, if points is not NULL, *points.
  * The count is exact and costs O(rows x log columns): a grid within the
  * limit is never refused, except when an axis is "untame" (its angles or

@@ -7,8 +7,11 @@ first requestBody example, a real id for {id}) and checks that the status is
 one the operation documents, that the Content-Type is one documented for that
 status, and that JSON bodies validate against the documented schema. Then it
 sends one documented error per operation that takes input (a malformed body,
-an unknown id) and validates the problem+json the same way. Stops the server
-with SIGTERM and requires exit 0. Prints 'N passed, N failed'.
+an unknown id) and validates the problem+json the same way. Every example
+request body of POST /v1/sources (the beam models of docs/beams.md among them)
+is sent and its answer validated, each also as ?format=lam and ?format=dxtbx
+by GET of its id; and a model's 422 and 400 name their fields. Stops the
+server with SIGTERM and requires exit 0. Prints 'N passed, N failed'.
 """
 import json
 import os
@@ -138,12 +141,45 @@ def main():
                                         headers={"If-None-Match": headers_etag(base, grid_id)})
         check_response(get, "GET /v1/sources/{id} (If-None-Match)", status, headers, data)
         check(status == 304, "GET /v1/sources/{id} (If-None-Match): 304")
+        check_examples(base, post, get, json_hdr)
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
     check(code == 0, f"SIGTERM: exit {code}")
     print(f"routes-check: {passed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def check_examples(base, post, get, json_hdr):
+    """Every request example, its answer, and its lam and dxtbx exports."""
+    examples = post["requestBody"]["content"]["application/json"]["examples"]
+    for name, ex in examples.items():
+        where = f"POST /v1/sources (example {name})"
+        status, headers, data = request(base, "POST", "/v1/sources",
+                                        json.dumps(ex["value"]).encode(), json_hdr)
+        check(status == 200, f"{where}: 200 (got {status})")
+        check_response(post, where, status, headers, data)
+        if status != 200:
+            continue
+        check("summary" in json.loads(data), f"{where}: has a summary")
+        loc = headers.get("Content-Location", "")
+        for fmt in ("lam", "dxtbx"):
+            st, hd, body = request(base, "GET", f"{loc}?format={fmt}")
+            check_response(get, f"GET {fmt} of example {name}", st, hd, body)
+            check(st == 200, f"GET {fmt} of example {name}: 200 (got {st})")
+    for body, status, field in (
+            ({"spectrum": {"kind": "table", "lambda_A": [1, 1.1], "weights": [1, -1]}},
+             422, "spectrum.weights[1]"),
+            ({"spectrum": {"kind": "gaussian", "fwhm_eV": 1, "channels": 3, "channel_eV": 1},
+              "dispsteps": 3}, 422, "spectrum"),
+            ({"weights": {"normalize": "mean", "total_flux": 2}}, 422, "weights.total_flux"),
+            ({"divergence_profile": {"kind": "gaussian", "sigma_h_mrad": 1, "sigma": 1}},
+             400, "divergence_profile.sigma")):
+        where = f"POST /v1/sources ({field} refused)"
+        st, hd, data = request(base, "POST", "/v1/sources", json.dumps(body).encode(), json_hdr)
+        check_response(post, where, st, hd, data)
+        check(st == status and json.loads(data).get("field") == field,
+              f"{where}: {status} naming {field} (got {st}, {data[:120]!r})")
 
 
 def headers_etag(base, grid_id):
