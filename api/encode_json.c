@@ -278,6 +278,7 @@ size_t bgapi_json_fill(bgapi_encoder *e, char *out, size_t cap)
 
 uint64_t bgapi_json_bound(const bgapi_view *v)
 {
-    return BGAPI_JSON_HEAD_MAX + BGAPI_ID_MAX + 4 * FIXED_MAX +
+    uint64_t id = v->id != NULL ? strnlen(v->id, BGAPI_ID_MAX) : BGAPI_ID_MAX;
+    return BGAPI_JSON_HEAD_MAX + id + 4 * FIXED_MAX +
            v->grid->count * (uint64_t)(DIR_MAX + 2 * NUM_MAX);
 }
