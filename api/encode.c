@@ -62,7 +62,8 @@ size_t bgapi_bgrd_head(const bg_grid *g, const bg_resolved *r, bg_dtype dt,
     put_le(out + 16, NCOLS, 4);
     put_le(out + 20, BGAPI_BGRD_HEAD, 4);
     put_le(out + 24, g->points, 8);
-    put_le(out + 32, (uint64_t)r->disp.count, 8);
+    put_le(out + 32, g->points ? g->count / g->points : (uint64_t)r->disp.count,
+           8); /* sources a point: the dispersion steps or the channels */
     return BGAPI_BGRD_HEAD;
 }
 
@@ -80,6 +81,8 @@ uint64_t bgapi_encoded_size(const bgapi_view *v, bgapi_repr r)
     case BGAPI_FMT_JSON:
     case BGAPI_FMT_TXT:
     case BGAPI_FMT_SVG:
+    case BGAPI_FMT_LAM:
+    case BGAPI_FMT_DXTBX:
         break;
     }
     return BGAPI_SIZE_UNKNOWN;
@@ -124,8 +127,10 @@ bgapi_encoder *bgapi_encoder_new(const bgapi_view *v, bgapi_repr r)
     e->head_len = 0;
     e->whole = NULL;
     e->whole_len = 0;
-    if (r.format == BGAPI_FMT_SVG &&
-        bgapi_svg_render(v, &e->whole, &e->whole_len) != 0) {
+    if ((r.format == BGAPI_FMT_SVG &&
+         bgapi_svg_render(v, &e->whole, &e->whole_len) != 0) ||
+        ((r.format == BGAPI_FMT_LAM || r.format == BGAPI_FMT_DXTBX) &&
+         bgapi_beam_build(e) != 0)) {
         bgapi_encoder_free(e);
         return NULL;
     }
@@ -258,6 +263,8 @@ static size_t fill(bgapi_encoder *e, char *out, size_t cap)
     case BGAPI_FMT_NPZ:
         return bgapi_npz_fill(e, out, cap);
     case BGAPI_FMT_SVG:
+    case BGAPI_FMT_LAM:
+    case BGAPI_FMT_DXTBX:
         return whole_fill(e, out, cap);
     case BGAPI_FMT_NPY:
     case BGAPI_FMT_BIN:
@@ -302,6 +309,8 @@ static uint64_t size_bound(const bgapi_view *v, bgapi_repr r)
         return exact;
     if (r.format == BGAPI_FMT_SVG)
         return BGAPI_SVG_MAX;
+    if (r.format == BGAPI_FMT_LAM || r.format == BGAPI_FMT_DXTBX)
+        return bgapi_beam_bound(v, r);
     return r.format == BGAPI_FMT_JSON ? bgapi_json_bound(v)
                                       : bgapi_txt_bound(v);
 }

@@ -24,7 +24,7 @@
 /* The version of the encoders' output. Bump it whenever the bytes any
  * encoder writes for some grid change (a header, a number's spelling, a
  * field): it is part of every ETag (api/ids.h). */
-#define BGAPI_ENCODE_VERSION 1
+#define BGAPI_ENCODE_VERSION 2 /* 2: JSON gained summary and the models */
 
 #define BGAPI_SIZE_UNKNOWN UINT64_MAX
 #define BGAPI_CHUNK_MIN    1024 /* smallest buffer bgapi_encoder_read takes */

@@ -14,8 +14,9 @@
 
 /* Bytes of the pending buffer: holds items that did not fit a caller's
  * buffer; larger than any one item (the JSON head is the largest). */
-/* the id, the warnings and the rest */
-#define BGAPI_JSON_HEAD_MAX (1200 + BGAPI_ID_MAX + BGAPI_WARNINGS_JSON_MAX)
+/* everything of the head but the id, which streams (docs/beams.md: the
+ * resolved models and the summary included), and the warnings */
+#define BGAPI_JSON_HEAD_MAX (2048 + BGAPI_WARNINGS_JSON_MAX)
 #define BGAPI_PEND_MAX      (BGAPI_JSON_HEAD_MAX + 648)
 #define BGAPI_MEMO_SLOTS    256
 
@@ -42,7 +43,7 @@ struct bgapi_encoder {
     bgapi_key key;  /* for its id, when the view has none */
     char head[128]; /* npy/bin header */
     size_t head_len;
-    char *whole; /* svg: the picture, rendered when the encoder is made */
+    char *whole; /* svg, lam, dxtbx: the whole body, made with the encoder */
     size_t whole_len;
     size_t pend_off, pend_len;
     char pend[BGAPI_PEND_MAX];
@@ -70,6 +71,11 @@ size_t bgapi_npz_fill(bgapi_encoder *e, char *out, size_t cap);
  * stored as dst_dt (api/encode.c). */
 void bgapi_copy_column(const void *src, bg_dtype src_dt, bg_dtype dst_dt,
                        uint64_t off, size_t n, char *out);
+/* lam and dxtbx (api/encode_beam.c): build the whole body into e->whole
+ * (0, or -1 out of memory; copied out as the svg is), and bound its
+ * size. */
+int bgapi_beam_build(bgapi_encoder *e);
+uint64_t bgapi_beam_bound(const bgapi_view *v, bgapi_repr r);
 
 /* Upper bounds of the JSON and txt sizes of *v, for bgapi_encode_all. */
 uint64_t bgapi_json_bound(const bgapi_view *v);

@@ -8,8 +8,9 @@
 #include <stdio.h>
 
 #include "api/encode_internal.h"
+#include "core/beam.h"
 
-enum { J_HEAD, J_DIRS, J_WEIGHTS, J_LAMBDA };
+enum { J_OPEN, J_ID, J_HEAD, J_DIRS, J_WEIGHTS, J_LAMBDA };
 
 #define DIR_MAX   (3 * BG_FMT_DOUBLE_MAX + 5)
 #define NUM_MAX   (BG_FMT_DOUBLE_MAX + 1)
@@ -52,18 +53,108 @@ static char *put_vec(char *p, const char *key, const double v[3])
     return p;
 }
 
-/* Everything before the first direction; at most BGAPI_JSON_HEAD_MAX. */
+static const char *json_id(const bgapi_encoder *e)
+{
+    return e->v.id != NULL ? e->v.id : e->key.id;
+}
+
+/* The id, base64url (nothing to escape), as much as fits from e->index:
+ * ids of table spectra run to hundreds of kilobytes, so they stream. */
+static char *fill_id(bgapi_encoder *e, char *p, const char *end)
+{
+    const char *id = json_id(e);
+    size_t n = strnlen(id, BGAPI_ID_MAX) - (size_t)e->index;
+    size_t room = (size_t)(end - p);
+    size_t k = n < room ? n : room;
+    memcpy(p, id + e->index, k);
+    e->index += k;
+    return p + k;
+}
+
+static const char *norm_name(bg_normalize n)
+{
+    return n == BG_NORM_MEAN ? "mean" : n == BG_NORM_NONE ? "none" : "sum";
+}
+
+static const char *spec_kind(bg_spec_form f)
+{
+    switch (f) {
+    case BG_SPEC_TABLE_LAMBDA:
+        return "\"kind\":\"table\",\"by\":\"lambda_A\"";
+    case BG_SPEC_TABLE_ENERGY:
+        return "\"kind\":\"table\",\"by\":\"energy_eV\"";
+    case BG_SPEC_GAUSS:
+        return "\"kind\":\"gaussian\",\"sampling\":\"weights\"";
+    default:
+        return "\"kind\":\"gaussian\",\"sampling\":\"quantiles\"";
+    }
+}
+
+/* The beam models of the resolved set (docs/beams.md), inside
+ * "resolved": at most about 400 bytes. */
+static char *put_models(char *p, const bg_resolved *r)
+{
+    p = put_key_num(p, ",\"hc_eV_A\":", r->hc_eV_A);
+    if (r->div_form == BG_DIV_FLAT) {
+        p = put_str(p, ",\"divergence_profile\":{\"kind\":\"flat\"}");
+    } else {
+        p = put_str(p, r->div_form == BG_DIV_GAUSS
+                           ? ",\"divergence_profile\":{\"kind\":\"gaussian\","
+                             "\"sampling\":\"weights\""
+                           : ",\"divergence_profile\":{\"kind\":\"gaussian\","
+                             "\"sampling\":\"quantiles\"");
+        p = put_key_num(p, ",\"sigma_h_mrad\":", r->sigma_h * 1000.0);
+        p = put_key_num(p, ",\"sigma_v_mrad\":", r->sigma_v * 1000.0);
+        *p++ = '}';
+    }
+    p = put_str(p, ",\"weights\":{\"normalize\":\"");
+    p = put_str(p, norm_name(r->normalize));
+    p = put_key_num(p, "\",\"total_flux\":", r->total_flux);
+    *p++ = '}';
+    const bg_spectrum *s = &r->spectrum;
+    if (s->form == BG_SPEC_NONE)
+        return p;
+    p = put_str(p, ",\"spectrum\":{");
+    p = put_str(p, spec_kind(s->form));
+    p = put_key_int(p, ",\"channels\":", s->n);
+    if (s->form == BG_SPEC_GAUSS || s->form == BG_SPEC_QUANTILES) {
+        p = put_key_num(p, ",\"energy_eV\":", s->e0_eV);
+        p = put_key_num(p, ",\"fwhm_eV\":", s->fwhm_eV);
+        if (s->form == BG_SPEC_GAUSS)
+            p = put_key_num(p, ",\"channel_eV\":", s->channel_eV);
+    }
+    *p++ = '}';
+    return p;
+}
+
+/* docs/beams.md's summary object. */
+static char *put_summary(char *p, const bg_grid *g)
+{
+    bg_summary s;
+    bg_summary_of(g, &s);
+    p = put_str(p, ",\"summary\":{\"count\":");
+    p += sprintf(p, "%" PRIu64, s.count);
+    p = put_str(p, ",\"divergence_points\":");
+    p += sprintf(p, "%" PRIu64, s.points);
+    p = put_str(p, ",\"channels\":");
+    p += sprintf(p, "%" PRIu64, s.channels);
+    p = put_key_num(p, ",\"weight_sum\":", s.weight_sum);
+    p = put_key_num(p, ",\"mean_wavelength_A\":", s.mean_wavelength_A);
+    p = put_key_num(p, ",\"min_wavelength_A\":", s.min_wavelength_A);
+    p = put_key_num(p, ",\"max_wavelength_A\":", s.max_wavelength_A);
+    *p++ = '}';
+    return p;
+}
+
+/* Everything after the id and before the first direction; at most
+ * BGAPI_JSON_HEAD_MAX. */
 static size_t json_head(const bgapi_encoder *e, char *out)
 {
     const bg_resolved *r = e->v.resolved;
-    const char *id = e->v.id != NULL ? e->v.id : e->key.id;
     char *p = out;
-    p = put_str(p, "{\"id\":\"");
-    size_t idn = strnlen(id, BGAPI_ID_MAX);
-    memcpy(p, id, idn); /* base64url: nothing to escape */
-    p += idn;
     p = put_str(p, "\",\"count\":");
     p += sprintf(p, "%" PRIu64, e->v.grid->count);
+    p = put_summary(p, e->v.grid);
     p = put_key_int(p, ",\"resolved\":{\"hdivsteps\":", r->hdiv.count);
     p = put_key_num(p, ",\"hdivrange_mrad\":", r->hdiv.range * 1000.0);
     p = put_key_num(p, ",\"hdivstep_mrad\":", r->hdiv.step * 1000.0);
@@ -84,6 +175,7 @@ static size_t json_head(const bgapi_encoder *e, char *out)
         p = put_str(p, ",\"semantics\":\"nanobrag_torch\",\"dtype\":");
         p = put_str(p, r->dtype == BG_F32 ? "\"float32\"" : "\"float64\"");
     }
+    p = put_models(p, r);
     *p++ = '}';
     bgapi_warnings w;
     bgapi_warnings_of(r, e->v.grid, &w);
@@ -146,6 +238,22 @@ size_t bgapi_json_fill(bgapi_encoder *e, char *out, size_t cap)
     for (;;) {
         int stage = e->stage;
         switch (stage) {
+        case J_OPEN:
+            if (end - p < FIXED_MAX)
+                return (size_t)(p - out);
+            p = put_str(p, "{\"id\":\"");
+            e->stage = J_ID;
+            e->index = 0;
+            break;
+        case J_ID:
+            p = fill_id(e, p, end);
+            if (e->index == strnlen(json_id(e), BGAPI_ID_MAX)) {
+                e->stage = J_HEAD;
+                e->index = 0;
+            }
+            if (p == end)
+                return (size_t)(p - out);
+            continue;
         case J_HEAD:
             if ((size_t)(end - p) < BGAPI_JSON_HEAD_MAX)
                 return (size_t)(p - out);
@@ -178,6 +286,7 @@ size_t bgapi_json_fill(bgapi_encoder *e, char *out, size_t cap)
 
 uint64_t bgapi_json_bound(const bgapi_view *v)
 {
-    return BGAPI_JSON_HEAD_MAX + 3 * FIXED_MAX +
+    uint64_t id = v->id != NULL ? strnlen(v->id, BGAPI_ID_MAX) : BGAPI_ID_MAX;
+    return BGAPI_JSON_HEAD_MAX + id + 4 * FIXED_MAX +
            v->grid->count * (uint64_t)(DIR_MAX + 2 * NUM_MAX);
 }

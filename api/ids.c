@@ -31,7 +31,29 @@
  *                                   port read and ignored (semantics 1
  *                                   only), so that an answer's warnings
  *                                   are a function of its id
- *   (18, 19 free; 20 and above are the beam models')
+ *   (18, 19 free)
+ *   20  hc_eV_A            f64      12398.42
+ *   21  divergence profile varint form (1 Gaussian weights, 2 Gaussian
+ *                          quantiles), f64 sigma_h, f64 sigma_v (rad);
+ *                          absent: flat
+ *   22  normalize          varint   (1 mean, 2 none); absent: sum
+ *   23  total_flux         f64      1.0
+ *   24  spectrum           varint form, then by form:
+ *                          1 table by lambda_A, 2 table by energy_eV:
+ *                            varint n, the n values after stride, then
+ *                            their n weights, each list as an array;
+ *                          3 Gaussian: f64 E0, f64 fwhm, varint n, f64
+ *                            channel_eV; 4 Gaussian quantiles: f64 E0, f64
+ *                            fwhm, varint n; absent: no spectrum
+ *
+ *   An array is a mode byte and n values: mode 0, each a decimal; mode 1,
+ *   each an f64; the shorter is written (decimals on a tie). A decimal is
+ *   a double as its shortest round-trip decimal m * 10^e (Schubfach's
+ *   digits, trailing zeros moved into e): varint zigzag(e), then varint
+ *   (m << 1 | sign). 1.2935 is 3 bytes, 539.262 4, where an f64 is 8:
+ *   measured spectra are short decimals (about 6-8 bytes a channel), and
+ *   no table takes more than 16 bytes a channel (docs/beams.md has the
+ *   measurements).
  *
  *   step(c, r) = c >= 2 ? r / (double)(c - 1) : r: what bg_resolve derives
  *   when a count and a range are given without a step (and, for c == 2,
@@ -53,6 +75,7 @@
  * parses, checks, rebuilds the key and compares the bytes. */
 #include "api/ids.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -61,6 +84,7 @@
 
 #include "api/encode.h"
 #include "api/siphash.h"
+#include "core/fmt.h"
 #include "core/grid.h"
 
 const unsigned char BGAPI_DIGEST_KEY[16] = {0};
@@ -83,6 +107,11 @@ enum {
     TAG_SEMANTICS,
     TAG_DTYPE,
     TAG_IGNORED,
+    TAG_HC = 20,
+    TAG_DIVPROF,
+    TAG_NORMALIZE,
+    TAG_TOTAL_FLUX,
+    TAG_SPECTRUM,
     TAG_END /* the first unknown tag */
 };
 
@@ -195,6 +224,107 @@ static void field_vec(sink *s, unsigned tag, const double v[3],
             put_f64(s, v[i]);
 }
 
+/* The shortest round-trip decimal of v as (m, e, negative): v = +-m*10^e
+ * with no trailing zero in m (0 is m = 0, e = 0). */
+static void decimal_of(double v, uint64_t *m, int *e, bool *neg)
+{
+    char t[BG_FMT_DOUBLE_MAX + 1];
+    size_t n = bg_fmt_double(v, t);
+    t[n] = '\0';
+    const char *p = t;
+    *neg = *p == '-';
+    if (*neg)
+        p++;
+    uint64_t mant = 0;
+    int exp = 0, frac = 0;
+    bool dot = false;
+    for (; *p != '\0' && *p != 'e'; p++) {
+        if (*p == '.') {
+            dot = true;
+            continue;
+        }
+        mant = mant * 10 + (uint64_t)(*p - '0');
+        frac += dot;
+    }
+    if (*p == 'e')
+        exp = atoi(p + 1);
+    exp -= frac;
+    while (mant != 0 && mant % 10 == 0) {
+        mant /= 10;
+        exp++;
+    }
+    if (mant == 0)
+        exp = 0;
+    *m = mant;
+    *e = exp;
+}
+
+static void put_decimal(sink *s, double v)
+{
+    uint64_t m;
+    int e;
+    bool neg;
+    decimal_of(v, &m, &e, &neg);
+    put_varint(s, e >= 0 ? (uint64_t)e << 1 : ((uint64_t)(-e) << 1) - 1);
+    put_varint(s, m << 1 | (neg ? 1u : 0u));
+}
+
+/* Bytes of v as a decimal. */
+static size_t decimal_len(double v)
+{
+    sink m = {NULL, 0};
+    put_decimal(&m, v);
+    return m.n;
+}
+
+/* An array: mode 0 (decimals) unless f64 is shorter, mode 1. */
+static void put_array(sink *s, const double *v, int64_t n)
+{
+    size_t dec = 0;
+    for (int64_t k = 0; k < n; k++)
+        dec += decimal_len(v[k]);
+    bool raw = dec > 8 * (size_t)n;
+    put_byte(s, raw ? 1u : 0u);
+    for (int64_t k = 0; k < n; k++) {
+        if (raw)
+            put_f64(s, v[k]);
+        else
+            put_decimal(s, v[k]);
+    }
+}
+
+static void field_models(sink *s, const bg_resolved *r)
+{
+    field_f64(s, TAG_HC, r->hc_eV_A, BG_HC_DEFAULT);
+    if (r->div_form != BG_DIV_FLAT) {
+        put_varint(s, TAG_DIVPROF);
+        put_varint(s, r->div_form == BG_DIV_GAUSS ? 1 : 2);
+        put_f64(s, r->sigma_h);
+        put_f64(s, r->sigma_v);
+    }
+    if (r->normalize != BG_NORM_SUM) {
+        put_varint(s, TAG_NORMALIZE);
+        put_varint(s, r->normalize == BG_NORM_MEAN ? 1 : 2);
+    }
+    field_f64(s, TAG_TOTAL_FLUX, r->total_flux, 1.0);
+    const bg_spectrum *sp = &r->spectrum;
+    if (sp->form == BG_SPEC_NONE)
+        return;
+    put_varint(s, TAG_SPECTRUM);
+    put_varint(s, (uint64_t)sp->form);
+    if (sp->form == BG_SPEC_TABLE_LAMBDA || sp->form == BG_SPEC_TABLE_ENERGY) {
+        put_varint(s, (uint64_t)sp->n);
+        put_array(s, sp->values, sp->n);
+        put_array(s, sp->weights, sp->n);
+        return;
+    }
+    put_f64(s, sp->e0_eV);
+    put_f64(s, sp->fwhm_eV);
+    put_varint(s, (uint64_t)sp->n);
+    if (sp->form == BG_SPEC_GAUSS)
+        put_f64(s, sp->channel_eV);
+}
+
 /* The canonical form of *r into out (NULL: only measure); its length. */
 static size_t canon_write(const bg_resolved *r, unsigned char *out)
 {
@@ -223,6 +353,7 @@ static size_t canon_write(const bg_resolved *r, unsigned char *out)
         field_count(&s, TAG_DTYPE, r->dtype == BG_F64 ? 1 : 0, 0);
         field_count(&s, TAG_IGNORED, (int64_t)r->ignored, 0);
     }
+    field_models(&s, r);
     return s.n;
 }
 
@@ -294,6 +425,84 @@ static int get_vec(source *s, double out[3])
     return 0;
 }
 
+static int get_decimal(source *s, double *out)
+{
+    uint64_t ze, zm;
+    if (get_varint(s, &ze) != 0 || get_varint(s, &zm) != 0 || ze > 1000 ||
+        (zm >> 1) > UINT64_C(100000000000000000))
+        return -1;
+    int e = (ze & 1) ? -(int)((ze + 1) >> 1) : (int)(ze >> 1);
+    uint64_t m = zm >> 1;
+    if (m == 0) {
+        *out = (zm & 1) ? -0.0 : 0.0;
+        return 0;
+    }
+    char t[64];
+    snprintf(t, sizeof t, "%s%" PRIu64 "e%d", (zm & 1) ? "-" : "", m, e);
+    errno = 0;
+    *out = strtod(t, NULL);
+    return 0;
+}
+
+static int get_array(source *s, double *out, uint64_t n)
+{
+    if (s->i >= s->n || s->p[s->i] > 1)
+        return -1;
+    bool raw = s->p[s->i++] == 1;
+    for (uint64_t k = 0; k < n; k++)
+        if ((raw ? get_f64(s, &out[k]) : get_decimal(s, &out[k])) != 0)
+            return -1;
+    return 0;
+}
+
+/* The model fields of tag `tag` into *o; -1 on anything malformed. The
+ * table is allocated into o->spectrum (the caller frees *o on failure). */
+static int get_models(source *s, uint64_t tag, bg_resolved *o)
+{
+    uint64_t v;
+    switch (tag) {
+    case TAG_HC:
+        return get_f64(s, &o->hc_eV_A);
+    case TAG_DIVPROF:
+        if (get_varint(s, &v) != 0 || v < 1 || v > 2)
+            return -1;
+        o->div_form = v == 1 ? BG_DIV_GAUSS : BG_DIV_QUANTILES;
+        return get_f64(s, &o->sigma_h) != 0 || get_f64(s, &o->sigma_v) != 0 ? -1
+                                                                            : 0;
+    case TAG_NORMALIZE:
+        if (get_varint(s, &v) != 0 || v < 1 || v > 2)
+            return -1;
+        o->normalize = v == 1 ? BG_NORM_MEAN : BG_NORM_NONE;
+        return 0;
+    case TAG_TOTAL_FLUX:
+        return get_f64(s, &o->total_flux);
+    default:
+        break;
+    }
+    bg_spectrum *sp = &o->spectrum;
+    if (get_varint(s, &v) != 0 || v < BG_SPEC_TABLE_LAMBDA ||
+        v > BG_SPEC_QUANTILES)
+        return -1;
+    sp->form = (bg_spec_form)v;
+    if (sp->form == BG_SPEC_GAUSS || sp->form == BG_SPEC_QUANTILES) {
+        if (get_f64(s, &sp->e0_eV) != 0 || get_f64(s, &sp->fwhm_eV) != 0 ||
+            get_varint(s, &v) != 0 || v < 1 || v > BG_CHANNELS_MAX)
+            return -1;
+        sp->n = (int64_t)v;
+        return sp->form == BG_SPEC_GAUSS ? get_f64(s, &sp->channel_eV) : 0;
+    }
+    if (get_varint(s, &v) != 0 || v < 1 || v > BG_CHANNELS_MAX)
+        return -1;
+    sp->n = (int64_t)v;
+    sp->values = malloc(2 * (size_t)v * sizeof *sp->values);
+    if (sp->values == NULL)
+        return -1;
+    sp->weights = sp->values + v;
+    return get_array(s, sp->values, v) != 0 || get_array(s, sp->weights, v) != 0
+               ? -1
+               : 0;
+}
+
 /* Parse a canonical form into *r (vert derived, bg_resolved_check
  * passed); -1 on anything malformed. Spellings bgapi_key_build would not
  * write may pass here: the caller compares re-encoded bytes. */
@@ -306,12 +515,17 @@ static int canon_parse(const unsigned char *buf, size_t len, bg_resolved *r)
     double real[TAG_END] = {0};
     double vec[TAG_END][3];
     bool round_div = DEF_ROUND_DIV;
+    bg_resolved models;
+    bg_resolved_init(&models);
     source s = {buf, len, 1};
     uint64_t last = 0;
     while (s.i < s.n) {
         uint64_t tag, flag;
-        if (get_varint(&s, &tag) != 0 || tag <= last || tag >= TAG_END)
+        if (get_varint(&s, &tag) != 0 || tag <= last || tag >= TAG_END ||
+            (tag > TAG_IGNORED && tag < TAG_HC)) {
+            bg_resolved_free(&models);
             return -1;
+        }
         last = tag;
         has[tag] = true;
         int rc;
@@ -335,15 +549,23 @@ static int canon_parse(const unsigned char *buf, size_t len, bg_resolved *r)
             rc = get_varint(&s, &flag) != 0 || flag > BG_IGNORED_ALL ? -1 : 0;
             count[tag] = (int64_t)flag;
             break;
+        case TAG_HC:
+        case TAG_DIVPROF:
+        case TAG_NORMALIZE:
+        case TAG_TOTAL_FLUX:
+        case TAG_SPECTRUM:
+            rc = get_models(&s, tag, &models);
+            break;
         default:
             rc = get_f64(&s, &real[tag]);
             break;
         }
-        if (rc != 0)
+        if (rc != 0) {
+            bg_resolved_free(&models);
             return -1;
+        }
     }
-    bg_resolved o;
-    memset(&o, 0, sizeof o);
+    bg_resolved o = models;
     o.round_div = round_div;
     bg_axis *h = &o.hdiv, *v = &o.vdiv, *d = &o.disp;
     h->count = has[TAG_HDIV_COUNT] ? count[TAG_HDIV_COUNT] : DEF_COUNT;
@@ -363,15 +585,19 @@ static int canon_parse(const unsigned char *buf, size_t len, bg_resolved *r)
            sizeof o.polar);
     o.source_distance_m =
         has[TAG_SOURCE_DISTANCE] ? real[TAG_SOURCE_DISTANCE] : DEF_DISTANCE;
-    if (has[TAG_SEMANTICS] && count[TAG_SEMANTICS] != 1)
+    if (has[TAG_SEMANTICS] && count[TAG_SEMANTICS] != 1) {
+        bg_resolved_free(&o);
         return -1;
+    }
     o.semantics = has[TAG_SEMANTICS] ? BG_SEM_TORCH : BG_SEM_NANOBRAGG;
     o.dtype = o.semantics == BG_SEM_TORCH && !(count[TAG_DTYPE] == 1) ? BG_F32
                                                                       : BG_F64;
     o.ignored = (unsigned)count[TAG_IGNORED];
     if (bg_resolved_derive_vert(o.beam, o.polar, o.vert, NULL) != BG_OK ||
-        bg_resolved_check(&o, NULL) != BG_OK)
+        bg_resolved_check(&o, NULL) != BG_OK) {
+        bg_resolved_free(&o);
         return -1;
+    }
     *r = o;
     return 0;
 }
@@ -497,22 +723,54 @@ static int not_found(bgapi_problem *prob)
                              "POST /v1/sources");
 }
 
+static int out_of_memory(bgapi_problem *prob)
+{
+    return bgapi_problem_set(prob, 503, "out-of-memory", "Out of memory", NULL,
+                             "no memory to answer; retry later");
+}
+
+/* The id's canonical bytes into canon (inline, or a heap block *heap the
+ * caller frees): 0, -1 for a malformed id, -2 out of memory. */
+static int id_bytes(const char *id, size_t id_len, unsigned char *inline_buf,
+                    unsigned char **canon, unsigned char **heap, size_t *len)
+{
+    *heap = NULL;
+    *canon = inline_buf;
+    if (id == NULL || id_len == 0 || id_len > BGAPI_ID_MAX)
+        return -1;
+    if (id_len > BGAPI_B64URL_LEN(BGAPI_KEY_INLINE)) {
+        *heap = malloc(id_len / 4 * 3 + 3);
+        if (*heap == NULL)
+            return -2;
+        *canon = *heap;
+    }
+    return b64url_decode(id, id_len, *canon, len);
+}
+
 int bgapi_key_from_id(bgapi_key *k, const char *id, size_t id_len,
                       bgapi_repr repr, bg_resolved *out, bgapi_problem *prob)
 {
-    unsigned char canon[BGAPI_CANON_MAX];
+    unsigned char buf[BGAPI_KEY_INLINE], *canon, *heap;
     size_t len;
     bg_resolved r;
     key_clear(k);
-    if (id == NULL || id_len == 0 || id_len > BGAPI_ID_MAX ||
-        b64url_decode(id, id_len, canon, &len) != 0 ||
-        canon_parse(canon, len, &r) != 0)
+    int rc = id_bytes(id, id_len, buf, &canon, &heap, &len);
+    if (rc == -2)
+        return out_of_memory(prob);
+    if (rc != 0 || canon_parse(canon, len, &r) != 0) {
+        free(heap);
         return not_found(prob);
-    if (bgapi_key_build(k, &r, repr) != 0)
-        return bgapi_problem_set(prob, 503, "out-of-memory", "Out of memory",
-                                 NULL, "no memory to answer; retry later");
-    if (k->canon_len != len || memcmp(k->canon, canon, len) != 0) {
+    }
+    if (bgapi_key_build(k, &r, repr) != 0) {
+        free(heap);
+        bg_resolved_free(&r);
+        return out_of_memory(prob);
+    }
+    bool same_bytes = k->canon_len == len && memcmp(k->canon, canon, len) == 0;
+    free(heap);
+    if (!same_bytes) {
         bgapi_key_free(k);
+        bg_resolved_free(&r);
         return not_found(prob);
     }
     *out = r;

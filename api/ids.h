@@ -44,10 +44,11 @@
  * 162-byte record (216-character ids); those ids are no longer served. */
 #define BGAPI_CANON_VERSION 2
 
-/* Hard cap on a canonical form, in bytes, enforced by decoding. Today's
- * fields need at most about 150; room is left for longer fields to come (a
- * table spectrum: a tagged, length-prefixed list of doubles). */
-#define BGAPI_CANON_MAX 4096
+/* Hard cap on a canonical form, in bytes, enforced by decoding: what a
+ * 10,000-channel table needs at worst (8 bytes a value, two a channel)
+ * plus every other field. Measured spectra take 6-8 bytes a channel
+ * (docs/beams.md). */
+#define BGAPI_CANON_MAX (BG_CHANNELS_MAX * 2 * 8 + 512)
 
 /* Characters of unpadded base64url for n bytes. */
 #define BGAPI_B64URL_LEN(n) ((n) / 3 * 4 + ((n) % 3 ? (n) % 3 + 1 : 0))
@@ -95,6 +96,8 @@ int bgapi_key_build(bgapi_key *k, const bg_resolved *r, bgapi_repr repr);
  * bg_resolved_check. Returns 0, or -1 with *prob (may be NULL): 404
  * not-found for anything else, or 503 out-of-memory. *k is empty on
  * failure (bgapi_key_free is safe). */
+/* On success *out may own memory (a table spectrum): the caller frees it
+ * with bg_resolved_free. */
 int bgapi_key_from_id(bgapi_key *k, const char *id, size_t id_len,
                       bgapi_repr repr, bg_resolved *out, bgapi_problem *prob);
 

@@ -7,11 +7,12 @@
 #include <string.h>
 #include <strings.h>
 
-#define NFORMATS 6
+#define NFORMATS 6 /* chosen by Accept too */
+#define NNAMES   8 /* by ?format=: also lam and dxtbx (docs/beams.md) */
 
 /* In bgapi_format's order, which is also the order ties go to. */
-static const char *const format_names[NFORMATS] = {"json", "npy", "bin",
-                                                   "txt",  "npz", "svg"};
+static const char *const format_names[NNAMES] = {"json", "npy", "bin", "txt",
+                                                 "npz",  "svg", "lam", "dxtbx"};
 static const char *const media_types[NFORMATS] = {
     "application/json", "application/x-npy", "application/octet-stream",
     "text/plain",       "application/x-npz", "image/svg+xml"};
@@ -31,6 +32,10 @@ int bgapi_repr_slot(bgapi_repr r)
         return r.dtype == BG_F32 ? 7 : 6;
     case BGAPI_FMT_SVG:
         return 8;
+    case BGAPI_FMT_LAM:
+        return 9;
+    case BGAPI_FMT_DXTBX:
+        return 10;
     }
     return 0;
 }
@@ -43,12 +48,14 @@ const char *bgapi_content_type(bgapi_repr r)
     case BGAPI_FMT_BIN:
         return "application/octet-stream";
     case BGAPI_FMT_TXT:
+    case BGAPI_FMT_LAM:
         return "text/plain; charset=utf-8";
     case BGAPI_FMT_NPZ:
         return "application/x-npz";
     case BGAPI_FMT_SVG:
         return "image/svg+xml";
     case BGAPI_FMT_JSON:
+    case BGAPI_FMT_DXTBX:
         break;
     }
     return "application/json";
@@ -57,8 +64,8 @@ const char *bgapi_content_type(bgapi_repr r)
 const char *bgapi_repr_tag(bgapi_repr r)
 {
     static const char *const tags[BGAPI_REPR_SLOTS] = {
-        "json", "npy-f8", "npy-f4", "bin-f8", "bin-f4",
-        "txt",  "npz-f8", "npz-f4", "svg"};
+        "json",   "npy-f8", "npy-f4", "bin-f8", "bin-f4", "txt",
+        "npz-f8", "npz-f4", "svg",    "lam",    "dxtbx"};
     return tags[bgapi_repr_slot(r)];
 }
 
@@ -195,12 +202,12 @@ int bgapi_negotiate(const char *accept, const char *format, const char *dtype,
     bg_dtype dt = BG_F64;
     if (format != NULL) {
         int f = 0;
-        while (f < NFORMATS && strcmp(format, format_names[f]) != 0)
+        while (f < NNAMES && strcmp(format, format_names[f]) != 0)
             f++;
-        if (f == NFORMATS)
+        if (f == NNAMES)
             return bgapi_problem_set(prob, 400, "invalid-value", NULL, "format",
                                      "format must be one of json, npy, "
-                                     "bin, txt, npz, svg");
+                                     "bin, txt, npz, svg, lam, dxtbx");
         fmt = (bgapi_format)f;
     }
     if (dtype != NULL && parse_dtype(dtype, &dt) != 0)
@@ -211,7 +218,7 @@ int bgapi_negotiate(const char *accept, const char *format, const char *dtype,
             prob, 406, "not-acceptable", NULL, "Accept",
             "Accept admits none of application/json, application/x-npy, "
             "application/octet-stream, text/plain, application/x-npz, "
-            "image/svg+xml; or use ?format=json|npy|bin|txt|npz|svg");
+            "image/svg+xml; or use ?format=json|npy|bin|txt|npz|svg|lam|dxtbx");
     if (dtype != NULL && fmt != BGAPI_FMT_NPY && fmt != BGAPI_FMT_BIN &&
         fmt != BGAPI_FMT_NPZ)
         return bgapi_problem_set(prob, 400, "invalid-value", NULL, "dtype",

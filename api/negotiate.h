@@ -15,7 +15,9 @@ typedef enum {
     BGAPI_FMT_BIN,
     BGAPI_FMT_TXT,
     BGAPI_FMT_NPZ,
-    BGAPI_FMT_SVG
+    BGAPI_FMT_SVG,
+    BGAPI_FMT_LAM,  /* ?format=lam only: diffBragg's .lam (docs/beams.md) */
+    BGAPI_FMT_DXTBX /* ?format=dxtbx only: a dxtbx beam model */
 } bgapi_format;
 
 typedef struct {
@@ -24,9 +26,9 @@ typedef struct {
 } bgapi_repr;
 
 /* The number of distinct representations (json, npy f8, npy f4, bin f8,
- * bin f4, txt, npz f8, npz f4, svg) and a dense index of each, for
- * per-representation slots. */
-#define BGAPI_REPR_SLOTS 9
+ * bin f4, txt, npz f8, npz f4, svg, lam, dxtbx) and a dense index of each,
+ * for per-representation slots. */
+#define BGAPI_REPR_SLOTS 11
 int bgapi_repr_slot(bgapi_repr r);
 
 /* Choose the representation. accept, format and dtype may each be NULL

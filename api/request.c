@@ -13,8 +13,11 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "core/resolve.h"
 
 typedef enum {
     KIND_REAL,
@@ -23,7 +26,10 @@ typedef enum {
     KIND_CONV,
     KIND_VEC3,
     KIND_SEMANTICS,
-    KIND_DTYPE
+    KIND_DTYPE,
+    KIND_SPECTRUM,
+    KIND_DIVPROF,
+    KIND_WEIGHTS
 } field_kind;
 
 typedef struct {
@@ -38,16 +44,30 @@ typedef struct {
     }
 
 static const field_spec fields[] = {
-    FIELD(lambda_A, KIND_REAL),           FIELD(energy_eV, KIND_REAL),
-    FIELD(dispersion_percent, KIND_REAL), FIELD(dispstep_percent, KIND_REAL),
-    FIELD(dispsteps, KIND_COUNT),         FIELD(divergence_mrad, KIND_REAL),
-    FIELD(hdivrange_mrad, KIND_REAL),     FIELD(vdivrange_mrad, KIND_REAL),
-    FIELD(hdivstep_mrad, KIND_REAL),      FIELD(vdivstep_mrad, KIND_REAL),
-    FIELD(divsteps, KIND_COUNT),          FIELD(hdivsteps, KIND_COUNT),
-    FIELD(vdivsteps, KIND_COUNT),         FIELD(round_div, KIND_BOOL),
-    FIELD(convention, KIND_CONV),         FIELD(beam_vector, KIND_VEC3),
-    FIELD(polar_vector, KIND_VEC3),       FIELD(source_distance_mm, KIND_REAL),
-    FIELD(semantics, KIND_SEMANTICS),     FIELD(dtype, KIND_DTYPE),
+    FIELD(lambda_A, KIND_REAL),
+    FIELD(energy_eV, KIND_REAL),
+    FIELD(dispersion_percent, KIND_REAL),
+    FIELD(dispstep_percent, KIND_REAL),
+    FIELD(dispsteps, KIND_COUNT),
+    FIELD(divergence_mrad, KIND_REAL),
+    FIELD(hdivrange_mrad, KIND_REAL),
+    FIELD(vdivrange_mrad, KIND_REAL),
+    FIELD(hdivstep_mrad, KIND_REAL),
+    FIELD(vdivstep_mrad, KIND_REAL),
+    FIELD(divsteps, KIND_COUNT),
+    FIELD(hdivsteps, KIND_COUNT),
+    FIELD(vdivsteps, KIND_COUNT),
+    FIELD(round_div, KIND_BOOL),
+    FIELD(convention, KIND_CONV),
+    FIELD(beam_vector, KIND_VEC3),
+    FIELD(polar_vector, KIND_VEC3),
+    FIELD(source_distance_mm, KIND_REAL),
+    FIELD(hc_eV_A, KIND_REAL),
+    FIELD(spectrum, KIND_SPECTRUM),
+    FIELD(divergence_profile, KIND_DIVPROF),
+    FIELD(weights, KIND_WEIGHTS),
+    FIELD(semantics, KIND_SEMANTICS),
+    FIELD(dtype, KIND_DTYPE),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
@@ -56,6 +76,10 @@ static const field_spec fields[] = {
  * it, whether or not this build parses it (docs/torch.md). */
 static const char *const torch_refused[] = {"spectrum", "divergence_profile",
                                             "weights", "hc_eV_A"};
+
+static int parse_spectrum(const json_t *v, bg_params *out, bgapi_problem *prob);
+static int parse_divprof(const json_t *v, bg_params *out, bgapi_problem *prob);
+static int parse_weights(const json_t *v, bg_params *out, bgapi_problem *prob);
 
 /* Write s as it may be echoed to a client: at most `limit` bytes of it
  * (not cutting a UTF-8 sequence), with control characters, quotes and
@@ -212,6 +236,12 @@ static int parse_field(const field_spec *f, const json_t *v, bg_params *out,
         if (!json_is_string(v))
             return wrong_type(prob, f->name, "a string");
         return parse_conv(v, out, prob);
+    case KIND_SPECTRUM:
+        return parse_spectrum(v, out, prob);
+    case KIND_DIVPROF:
+        return parse_divprof(v, out, prob);
+    case KIND_WEIGHTS:
+        return parse_weights(v, out, prob);
     case KIND_VEC3: {
         if (!json_is_array(v) || json_array_size(v) != 3)
             return wrong_type(prob, f->name, "an array of 3 numbers");
@@ -326,5 +356,275 @@ int bgapi_parse_params(const char *body, size_t len, bg_params *out,
     json_decref(root);
     if (rc == 0)
         *out = p;
+    else
+        bg_params_free(&p);
     return rc;
+}
+
+/* ---- the beam model objects (docs/beams.md) ---- */
+
+/* A member of a model object: its name and where it goes. */
+typedef struct {
+    const char *name; /* as in the request, without the object's prefix */
+    int (*parse)(const char *field, const json_t *v, void *slot,
+                 bgapi_problem *prob);
+    size_t offset; /* into the object's params struct */
+} member_spec;
+
+static int member_real(const char *field, const json_t *v, void *slot,
+                       bgapi_problem *prob)
+{
+    if (!json_is_number(v))
+        return wrong_type(prob, field, "a number");
+    bg_opt_real *r = slot;
+    r->given = true;
+    r->value = json_number_value(v);
+    return 0;
+}
+
+static int member_count(const char *field, const json_t *v, void *slot,
+                        bgapi_problem *prob)
+{
+    if (!json_is_integer(v))
+        return wrong_type(prob, field, "an integer");
+    bg_opt_count *c = slot;
+    c->given = true;
+    c->value = (int64_t)json_integer_value(v);
+    return 0;
+}
+
+/* An array of numbers; at most BG_CHANNELS_MAX + 1 are kept so that the
+ * 422 for too many entries can say so without holding a huge array. */
+static int member_array(const char *field, const json_t *v, void *slot,
+                        bgapi_problem *prob)
+{
+    if (!json_is_array(v))
+        return wrong_type(prob, field, "an array of numbers");
+    bg_opt_array *a = slot;
+    size_t n = json_array_size(v);
+    for (size_t i = 0; i < n; i++) {
+        if (!json_is_number(json_array_get(v, i))) {
+            char name[BGAPI_PROBLEM_FIELD_MAX];
+            snprintf(name, sizeof name, "%s[%zu]", field, i);
+            return wrong_type(prob, name, "a number");
+        }
+    }
+    size_t keep = n > BG_CHANNELS_MAX ? BG_CHANNELS_MAX + 1 : n;
+    double *d = malloc((keep ? keep : 1) * sizeof *d);
+    if (d == NULL)
+        return bgapi_problem_set(prob, 503, "out-of-memory", "Out of memory",
+                                 NULL, "no memory to answer; retry later");
+    for (size_t i = 0; i < keep; i++)
+        d[i] = json_number_value(json_array_get(v, i));
+    free(a->v);
+    a->v = d;
+    a->n = n > BG_CHANNELS_MAX ? BG_CHANNELS_MAX + 1 : n;
+    a->given = true;
+    return 0;
+}
+
+static int member_text(const char *field, const json_t *v, void *slot,
+                       bgapi_problem *prob)
+{
+    if (!json_is_string(v))
+        return wrong_type(prob, field, "a string");
+    bg_spectrum_params *s = slot;
+    size_t n = json_string_length(v);
+    char *t = malloc(n + 1);
+    if (t == NULL)
+        return bgapi_problem_set(prob, 503, "out-of-memory", "Out of memory",
+                                 NULL, "no memory to answer; retry later");
+    memcpy(t, json_string_value(v), n);
+    t[n] = '\0';
+    free(s->text);
+    s->text = t;
+    s->text_len = n;
+    return 0;
+}
+
+/* One of the names in `names` (NULL-terminated) as its index, or a 422
+ * naming field. */
+static int member_enum(const char *field, const json_t *v,
+                       const char *const *names, int *out, bgapi_problem *prob)
+{
+    if (!json_is_string(v))
+        return wrong_type(prob, field, "a string");
+    const char *s = json_string_value(v);
+    for (int i = 0; names[i] != NULL; i++) {
+        if (strlen(s) == json_string_length(v) && strcmp(s, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    char shown[80], list[96] = "";
+    echo_name(shown, sizeof shown, s, BGAPI_PROBLEM_FIELD_MAX);
+    for (int i = 0; names[i] != NULL; i++) {
+        strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+        strncat(list, names[i], sizeof list - strlen(list) - 1);
+    }
+    return bgapi_problem_set(prob, 422, "invalid-value", NULL, field,
+                             "%s \"%s\" is unknown; use one of %s", field,
+                             shown, list);
+}
+
+/* Walk the members of object v (the request field `prefix`) against specs;
+ * `extra` handles the members that are not plain values (kind, sampling,
+ * normalize) and returns 1 when it does not know the name. */
+static int parse_members(const char *prefix, const json_t *v,
+                         const member_spec *specs, size_t nspecs, void *base,
+                         int (*extra)(const char *field, const char *name,
+                                      const json_t *m, void *base,
+                                      bgapi_problem *prob),
+                         bgapi_problem *prob)
+{
+    if (!json_is_object(v))
+        return wrong_type(prob, prefix, "an object");
+    const char *key;
+    json_t *m;
+    json_object_foreach((json_t *)v, key, m)
+    {
+        char field[96];
+        char shown[48];
+        echo_name(shown, sizeof shown, key, 24);
+        snprintf(field, sizeof field, "%s.%s", prefix, shown);
+        int rc = 1;
+        for (size_t i = 0; i < nspecs; i++)
+            if (strcmp(specs[i].name, key) == 0)
+                rc = specs[i].parse(field, m, (char *)base + specs[i].offset,
+                                    prob);
+        if (rc == 1)
+            rc = extra(field, key, m, base, prob);
+        if (rc == 1)
+            return bgapi_problem_set(prob, 400, "unknown-field", NULL, field,
+                                     "\"%s\" is not a field of %s", field,
+                                     prefix);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static const char *const sampling_names[] = {"weights", "quantiles", NULL};
+
+static int spectrum_extra(const char *field, const char *name, const json_t *m,
+                          void *base, bgapi_problem *prob)
+{
+    static const char *const kinds[] = {"table", "lam", "gaussian", NULL};
+    bg_spectrum_params *s = base;
+    int i, rc;
+    if (strcmp(name, "kind") == 0) {
+        if ((rc = member_enum(field, m, kinds, &i, prob)) != 0)
+            return rc;
+        s->kind = i == 0   ? BG_SPECTRUM_TABLE
+                  : i == 1 ? BG_SPECTRUM_LAM
+                           : BG_SPECTRUM_GAUSSIAN;
+        return 0;
+    }
+    if (strcmp(name, "sampling") == 0) {
+        if ((rc = member_enum(field, m, sampling_names, &i, prob)) != 0)
+            return rc;
+        s->sampling_given = true;
+        s->quantiles = i == 1;
+        return 0;
+    }
+    if (strcmp(name, "text") == 0)
+        return member_text(field, m, s, prob);
+    return 1;
+}
+
+#define MEMBER(type, fn, name)                                                 \
+    {                                                                          \
+#name, fn, offsetof(type, name)                                        \
+    }
+
+static int parse_spectrum(const json_t *v, bg_params *out, bgapi_problem *prob)
+{
+    static const member_spec specs[] = {
+        MEMBER(bg_spectrum_params, member_array, lambda_A),
+        MEMBER(bg_spectrum_params, member_array, energy_eV),
+        MEMBER(bg_spectrum_params, member_array, weights),
+        MEMBER(bg_spectrum_params, member_count, stride),
+        MEMBER(bg_spectrum_params, member_count, channels),
+        MEMBER(bg_spectrum_params, member_real, fwhm_eV),
+        MEMBER(bg_spectrum_params, member_real, channel_eV),
+    };
+    bg_spectrum_params *s = &out->spectrum;
+    int rc = parse_members("spectrum", v, specs, sizeof specs / sizeof specs[0],
+                           s, spectrum_extra, prob);
+    if (rc != 0)
+        return rc;
+    if (s->kind == BG_SPECTRUM_NONE)
+        return bgapi_problem_set(prob, 422, "invalid-value", NULL,
+                                 "spectrum.kind",
+                                 "spectrum needs a kind: table, lam or "
+                                 "gaussian");
+    return 0;
+}
+
+static int divprof_extra(const char *field, const char *name, const json_t *m,
+                         void *base, bgapi_problem *prob)
+{
+    static const char *const kinds[] = {"flat", "gaussian", NULL};
+    bg_divprof_params *d = base;
+    int i, rc;
+    if (strcmp(name, "kind") == 0) {
+        if ((rc = member_enum(field, m, kinds, &i, prob)) != 0)
+            return rc;
+        d->kind = i == 0 ? BG_DIVPROF_FLAT : BG_DIVPROF_GAUSSIAN;
+        d->given = true;
+        return 0;
+    }
+    if (strcmp(name, "sampling") == 0) {
+        if ((rc = member_enum(field, m, sampling_names, &i, prob)) != 0)
+            return rc;
+        d->sampling_given = true;
+        d->quantiles = i == 1;
+        return 0;
+    }
+    return 1;
+}
+
+static int parse_divprof(const json_t *v, bg_params *out, bgapi_problem *prob)
+{
+    static const member_spec specs[] = {
+        MEMBER(bg_divprof_params, member_real, sigma_h_mrad),
+        MEMBER(bg_divprof_params, member_real, sigma_v_mrad),
+    };
+    bg_divprof_params *d = &out->divergence_profile;
+    int rc =
+        parse_members("divergence_profile", v, specs,
+                      sizeof specs / sizeof specs[0], d, divprof_extra, prob);
+    if (rc != 0)
+        return rc;
+    if (!d->given)
+        return bgapi_problem_set(prob, 422, "invalid-value", NULL,
+                                 "divergence_profile.kind",
+                                 "divergence_profile needs a kind: flat or "
+                                 "gaussian");
+    return 0;
+}
+
+static int weights_extra(const char *field, const char *name, const json_t *m,
+                         void *base, bgapi_problem *prob)
+{
+    static const char *const modes[] = {"sum", "mean", "none", NULL};
+    bg_weights_params *w = base;
+    int i, rc;
+    if (strcmp(name, "normalize") != 0)
+        return 1;
+    if ((rc = member_enum(field, m, modes, &i, prob)) != 0)
+        return rc;
+    w->normalize_given = true;
+    w->normalize = i == 0 ? BG_NORM_SUM : i == 1 ? BG_NORM_MEAN : BG_NORM_NONE;
+    return 0;
+}
+
+static int parse_weights(const json_t *v, bg_params *out, bgapi_problem *prob)
+{
+    static const member_spec specs[] = {
+        MEMBER(bg_weights_params, member_real, total_flux),
+    };
+    out->weights.given = true;
+    return parse_members("weights", v, specs, sizeof specs / sizeof specs[0],
+                         &out->weights, weights_extra, prob);
 }

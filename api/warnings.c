@@ -83,7 +83,7 @@ static void wavelength_warning(const bg_resolved *r, bgapi_warnings *w)
         w, shorter ? "lambda_A" : "energy_eV",
         "a wavelength of %.6g A (%.6g eV) is outside the X-ray band "
         "(%g-%g A); lambda_A is in Angstrom and energy_eV in eV%s",
-        lambda_A, 12398.42 / lambda_A, BGAPI_WARN_LAMBDA_MIN_A,
+        lambda_A, r->hc_eV_A / lambda_A, BGAPI_WARN_LAMBDA_MIN_A,
         BGAPI_WARN_LAMBDA_MAX_A,
         shorter ? " (was it given in metres?)" : " (was it given in keV?)");
 }

@@ -4,6 +4,9 @@
  * for byte, before timing) and against memset of the same bytes (with as many
  * threads as the core), all measured in the same run with the same compiler
  * flags, and prints whether the goals of issue 2 are met.
+ * Then the beam models (docs/beams.md): a 100-channel table spectrum with
+ * Gaussian divergence weights on nanoBragg's 25x25 grid (about 49k
+ * sources) beside the top hat, in nanoseconds a source.
  *
  * One "grid" is the work of a request once its columns exist: count and
  * fill x, y, z, weight, lambda (float64, no positions), on both sides, into
@@ -17,6 +20,7 @@
 #include <time.h>
 
 #include "core/grid.h"
+#include "core/params.h"
 #include "core/resolve.h"
 #include "core/torch.h"
 #include "tests/support/nanobragg_ref.h"
@@ -255,6 +259,92 @@ static void run_case(bench_case *c, int all)
     bg_grid_free(&g);
 }
 
+/* ---- the beam models (docs/beams.md) ---------------------------------- */
+
+/* The 25x25 round grid of S with, when `models`, a 100-channel table
+ * spectrum (spiky weights, as a SASE shot) and Gaussian divergence weights,
+ * normalized to a total flux; else nanoBragg's top hat with 100
+ * dispersion steps (the same count of sources). */
+static bg_resolved resolve_beam(bool models)
+{
+    bg_params p;
+    bg_params_init(&p);
+    p.divergence_mrad = (bg_opt_real){true, 0.5};
+    p.divsteps = (bg_opt_count){true, 25};
+    if (!models) {
+        p.dispersion_percent = (bg_opt_real){true, 0.1};
+        p.dispsteps = (bg_opt_count){true, 100};
+    } else {
+        bg_spectrum_params *s = &p.spectrum;
+        s->kind = BG_SPECTRUM_TABLE;
+        s->lambda_A = (bg_opt_array){true, 100, malloc(100 * sizeof(double))};
+        s->weights = (bg_opt_array){true, 100, malloc(100 * sizeof(double))};
+        for (int k = 0; k < 100; k++) {
+            s->lambda_A.v[k] = 1.29 + k * 3.3333e-5;
+            s->weights.v[k] = 1.0 + 1000.0 * fabs(sin(k * 0.7) * sin(k * 0.13));
+        }
+        p.divergence_profile = (bg_divprof_params){.given = true,
+                                                   .kind = BG_DIVPROF_GAUSSIAN,
+                                                   .sigma_h_mrad = {true, 0.15},
+                                                   .sigma_v_mrad = {true, 0.1}};
+        p.weights.total_flux = (bg_opt_real){true, 1e12};
+    }
+    bg_resolved r;
+    bg_error err;
+    if (bg_resolve(&p, &r, &err) != BG_OK) {
+        fprintf(stderr, "beam: %s\n", err.detail);
+        exit(1);
+    }
+    bg_params_free(&p);
+    return r;
+}
+
+/* Per-source cost of the top hat (S's 25x25x9, and 25x25x100) and of the
+ * models, one thread, timed in turn. Returns 1 when the models cost no
+ * more a source than the top hat S (the ratio to the top hat of the same
+ * size is printed beside it). */
+static int run_beams(void)
+{
+    bench_case s9 = {"S", 25, 9, 0, 0, 0, 0, 0, 0, 0};
+    bg_resolved rs = resolve_case(&s9);
+    bg_resolved flat = resolve_beam(false), beam = resolve_beam(true);
+    const bg_resolved *rr[3] = {&rs, &flat, &beam};
+    const char *names[3] = {"top hat 25x25x9", "top hat 25x25x100",
+                            "models 25x25 x 100-ch table, Gaussian div"};
+    double ns[3];
+    bg_grid g[3];
+    uint64_t n[3];
+    for (int i = 0; i < 3; i++)
+        if (bg_grid_count(rr[i], UINT64_C(100000000), &n[i], NULL, NULL) !=
+                BG_OK ||
+            bg_grid_alloc(&g[i], n[i], BG_F64, 0) != BG_OK)
+            exit(1);
+    enum { REPS = 301 };
+    double *t[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = malloc(REPS * sizeof(double));
+        core_grid_once(rr[i], 1, &g[i]);
+    }
+    omp_set_num_threads(1);
+    for (int k = 0; k < REPS; k++)
+        for (int i = 0; i < 3; i++)
+            t[i][k] = core_grid_once(rr[i], 1, &g[i]);
+    printf("\nbeam models (docs/beams.md), 1 thread, medians of %d, timed in "
+           "turn:\n",
+           REPS);
+    for (int i = 0; i < 3; i++) {
+        ns[i] = median(t[i], REPS) / (double)n[i] * 1e9;
+        printf("  %-44s %7llu sources %8.1f us %6.2f ns/source\n", names[i],
+               (unsigned long long)n[i], median(t[i], REPS) * 1e6, ns[i]);
+        free(t[i]);
+        bg_grid_free(&g[i]);
+    }
+    bg_resolved_free(&beam);
+    printf("  models / top hat of the same size: %.2fx; / top hat S: %.2fx\n",
+           ns[2] / ns[1], ns[2] / ns[0]);
+    return ns[2] <= ns[0];
+}
+
 static const char *verdict(int ok)
 {
     return ok ? "met" : "NOT met";
@@ -434,6 +524,9 @@ int main(int argc, char **argv)
                "CPU\n");
     printf("  >= 0.3x memset bandwidth on L (both all threads): %.2fx  %s\n",
            bw, verdict(bw >= 0.3));
+    int beams_ok = run_beams();
+    printf("  beam models cost no more a source than the top hat (S): %s\n",
+           verdict(beams_ok));
     dtype_table(all);
     return 0;
 }

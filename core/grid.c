@@ -15,6 +15,7 @@
  * only does nanoBragg's second rotation and the normalization. */
 #include "core/grid.h"
 
+#include "core/beam.h"
 #include "core/colfill.h"
 #include "core/torch.h"
 
@@ -56,6 +57,14 @@ typedef struct {
     bool vcached;     /* vterm holds every column's trim term */
     double vterm[BG_GRID_TERM_CACHE];
 } trim_plan;
+
+/* Sources per divergence point: the spectrum's channels, or the
+ * dispersion steps (docs/beams.md). */
+static uint64_t channel_count(const bg_resolved *r)
+{
+    return r->spectrum.form != BG_SPEC_NONE ? (uint64_t)r->spectrum.n
+                                            : (uint64_t)r->disp.count;
+}
 
 /* nanoBragg's angle of index i on axis a: step*i - range/2. */
 static double axis_angle(const bg_axis *a, int64_t i)
@@ -265,7 +274,7 @@ bg_status bg_grid_count(const bg_resolved *r, uint64_t max_sources,
     bg_status s = bg_resolved_check(r, err);
     if (s != BG_OK)
         return s;
-    uint64_t d = (uint64_t)r->disp.count;
+    uint64_t d = channel_count(r);
     uint64_t cap = max_sources / d;
     uint64_t work_cap =
         cap > (UINT64_MAX - 1024) / 4 ? UINT64_MAX : 4 * cap + 1024;
@@ -274,7 +283,7 @@ bg_status bg_grid_count(const bg_resolved *r, uint64_t max_sources,
     bool refused;
     uint64_t n = count_points(&t, cap, work_cap, &refused);
     long long hc = (long long)r->hdiv.count, vc = (long long)r->vdiv.count,
-              dc = (long long)r->disp.count;
+              dc = (long long)d;
     if (refused)
         return bg_error_set(
             err, BG_TOO_MANY, largest_axis(r),
@@ -378,10 +387,16 @@ static void rotate(const double v[3], const double axis[3], double s, double c,
 typedef struct {
     const bg_resolved *r;
     bg_grid *g;
-    uint64_t d;         /* dispersion steps */
-    double weight;      /* 1/N */
-    double *lambdas;    /* d wavelengths */
-    float *lambdas_f32; /* the same, rounded to float, tile_reps times */
+    uint64_t d;          /* dispersion steps */
+    double weight;       /* 1/N */
+    const double *wspec; /* d raw channel weights, or NULL: weight 1/N */
+    double *wnorm;       /* d channel weights times the normalization */
+    double *wdp;         /* per kept point: its Gaussian weight, or NULL */
+    const double *hang;  /* quantile angles per row, or NULL */
+    const double *vang;  /* quantile angles per column, or NULL */
+    double *cv;          /* per column from col0: its angle */
+    double *lambdas;     /* d wavelengths */
+    float *lambdas_f32;  /* the same, rounded to float, tile_reps times */
     uint64_t tile_reps;
     double *cx, *cy, *cz; /* per column from col0: p rotated about polar */
     int64_t col0;
@@ -502,8 +517,36 @@ static void repeat_f32(float *restrict dst, const float *restrict tile,
 /* Store the m points of a batch (unit directions u, positions p), d sources
  * each, from source o on: column by column, so that each loop writes one
  * sequential stream. */
+/* The raw weights of m points (divergence weights wd, or 1 when NULL)
+ * times the channel weights: docs/beams.md's w_div(p) * w_spec(c). */
+static void raw_weights(const fill_ctx *f, const double *wd, int m,
+                        double *restrict dst)
+{
+    const uint64_t d = f->d;
+    if (wd == NULL) {
+        repeat_f64(dst, f->wnorm, m, d);
+        return;
+    }
+    for (int b = 0; b < m; b++, dst += d) {
+        const double a = wd[b];
+#pragma omp simd
+        for (uint64_t k = 0; k < d; k++)
+            dst[k] = a * f->wnorm[k];
+    }
+}
+
+static void raw_weights_f32(const fill_ctx *f, const double *wd, int m,
+                            float *restrict dst)
+{
+    const uint64_t d = f->d;
+    for (int b = 0; b < m; b++, dst += d)
+        for (uint64_t k = 0; k < d; k++)
+            dst[k] = (float)((wd != NULL ? wd[b] : 1.0) * f->wnorm[k]);
+}
+
 static void store_batch(const fill_ctx *f, uint64_t o, int m,
-                        double u[3][BG_GRID_BATCH], double p[3][BG_GRID_BATCH])
+                        double u[3][BG_GRID_BATCH], double p[3][BG_GRID_BATCH],
+                        const double *wd)
 {
     bg_grid *g = f->g;
     const uint64_t d = f->d, n = (uint64_t)m * d;
@@ -520,13 +563,19 @@ static void store_batch(const fill_ctx *f, uint64_t o, int m,
             spread_f32((float *)g->y + o, u[1], m, d);
             spread_f32((float *)g->z + o, u[2], m, d);
         }
-        fill_f32((float *)g->weight + o, (float)f->weight, n);
+        if (f->wspec != NULL)
+            raw_weights_f32(f, wd, m, (float *)g->weight + o);
+        else
+            fill_f32((float *)g->weight + o, (float)f->weight, n);
         repeat_f32((float *)g->lambda + o, f->lambdas_f32, f->tile_reps, m, d);
     } else {
         spread_f64((double *)g->x + o, u[0], m, d);
         spread_f64((double *)g->y + o, u[1], m, d);
         spread_f64((double *)g->z + o, u[2], m, d);
-        fill_f64((double *)g->weight + o, f->weight, n);
+        if (f->wspec != NULL)
+            raw_weights(f, wd, m, (double *)g->weight + o);
+        else
+            fill_f64((double *)g->weight + o, f->weight, n);
         repeat_f64((double *)g->lambda + o, f->lambdas, m, d);
     }
     if (g->px != NULL) {
@@ -628,49 +677,104 @@ unitize_batch_avx(const double *restrict px, const double *restrict py,
 
 /* Rotate, unitize and store the m points of one batch starting at column
  * index ci (relative to col0), sources from o on. */
-static void emit_batch(const fill_ctx *f, int64_t ci, int m, double s, double c,
-                       uint64_t o)
+static void emit_batch(const fill_ctx *f, int64_t ci, int m, double h, double s,
+                       double c, uint64_t o)
 {
-    double p[3][BG_GRID_BATCH], u[3][BG_GRID_BATCH];
+    double p[3][BG_GRID_BATCH], u[3][BG_GRID_BATCH], wd[BG_GRID_BATCH];
 #ifdef BG_GRID_AVX
     if (f->avx) {
         rotate_batch_avx(f->cx + ci, f->cy + ci, f->cz + ci, f->r->vert, s, c,
                          m, p[0], p[1], p[2]);
         unitize_batch_avx(p[0], p[1], p[2], m, u[0], u[1], u[2]);
-        store_batch(f, o, m, u, p);
-        return;
-    }
+    } else
 #endif
-    rotate_batch(f->cx + ci, f->cy + ci, f->cz + ci, f->r->vert, s, c, m, p[0],
-                 p[1], p[2]);
-    unitize_batch(p[0], p[1], p[2], m, u[0], u[1], u[2]);
-    store_batch(f, o, m, u, p);
+    {
+        rotate_batch(f->cx + ci, f->cy + ci, f->cz + ci, f->r->vert, s, c, m,
+                     p[0], p[1], p[2]);
+        unitize_batch(p[0], p[1], p[2], m, u[0], u[1], u[2]);
+    }
+    const double *w = NULL;
+    if (f->wdp != NULL) { /* the points of a batch are consecutive */
+        w = f->wdp + o / f->d;
+    } else if (f->r->div_form == BG_DIV_GAUSS) {
+        for (int b = 0; b < m; b++)
+            wd[b] = bg_div_weight(f->r, h, f->cv[ci + b]);
+        w = wd;
+    }
+    store_batch(f, o, m, u, p, w);
+}
+
+/* The angle of row i: the quantile table's, or nanoBragg's. */
+static double row_angle(const fill_ctx *f, int64_t i)
+{
+    return f->hang != NULL ? f->hang[i] : axis_angle(&f->r->hdiv, i);
+}
+
+static double col_angle(const fill_ctx *f, int64_t j)
+{
+    return f->vang != NULL ? f->vang[j] : axis_angle(&f->r->vdiv, j);
 }
 
 /* Fill the sources of plan row index ri (row i = ilo + ri): sin and cos of
  * the row angle once, then the kept columns in batches. */
 static void fill_row(const fill_ctx *f, int64_t i, int64_t ri)
 {
-    double h = axis_angle(&f->r->hdiv, i);
+    double h = row_angle(f, i);
     double s = sin(h), c = cos(h);
     uint64_t o = f->offset[ri];
     int64_t len = (int64_t)((f->offset[ri + 1] - o) / f->d);
     int64_t ci = f->run_lo[ri] - f->col0;
     for (int64_t j = 0; j < len; j += BG_GRID_BATCH) {
         int m = (int)(len - j < BG_GRID_BATCH ? len - j : BG_GRID_BATCH);
-        emit_batch(f, ci + j, m, s, c, o + (uint64_t)j * f->d);
+        emit_batch(f, ci + j, m, h, s, c, o + (uint64_t)j * f->d);
     }
 }
 
-/* The starting vector -distance*beam, rotated about polar by the angle of
- * column j. */
-static void column_vector(const bg_resolved *r, int64_t j, double q[3])
+/* The starting vector -distance*beam, rotated about polar by angle v (a
+ * column's). */
+static void column_vector(const bg_resolved *r, double v, double q[3])
 {
     double p0[3] = {-r->source_distance_m * r->beam[0],
                     -r->source_distance_m * r->beam[1],
                     -r->source_distance_m * r->beam[2]};
-    double v = axis_angle(&r->vdiv, j);
     rotate(p0, r->polar, sin(v), cos(v), q);
+}
+
+/* docs/beams.md's normalization, folded into the channel pattern: with
+ * raw weight w_div(p) * w_spec(c) and sum_div the sum of the divergence
+ * weights of the kept points, sum(raw) = sum_div * sum(w_spec) (each a
+ * numpy-style pairwise sum), and each source's weight is w_div(p) *
+ * wnorm[c] with wnorm[c] = w_spec(c) * total / sum (sum), * N / sum
+ * (mean) or w_spec(c) (none): one multiply a source, no pass over the
+ * grid after the fill. (Within 2 ulp of raw / sum * total.) */
+static void set_weight_pattern(fill_ctx *f, double sum_div)
+{
+    if (f->wspec == NULL)
+        return;
+    double sum = sum_div * bg_pairwise_sum(f->wspec, (size_t)f->d);
+    double k = f->r->normalize == BG_NORM_SUM    ? f->r->total_flux / sum
+               : f->r->normalize == BG_NORM_MEAN ? (double)f->g->count / sum
+                                                 : 1.0;
+    for (uint64_t c = 0; c < f->d; c++)
+        f->wnorm[c] =
+            f->r->normalize == BG_NORM_NONE ? f->wspec[c] : f->wspec[c] * k;
+}
+
+/* The sum of the Gaussian divergence weights of the kept points of an
+ * untame plan, in nanoBragg's order (1 a point when flat). */
+static double literal_div_sum(const fill_ctx *f)
+{
+    const bg_resolved *r = f->r;
+    if (r->div_form != BG_DIV_GAUSS)
+        return (double)(f->g->count / f->d);
+    double sum = 0.0;
+    for (int64_t i = 0; i < r->hdiv.count; i++) {
+        double a = trim_term(&r->hdiv, i), h = axis_angle(&r->hdiv, i);
+        for (int64_t j = 0; j < r->vdiv.count; j++)
+            if (is_kept(r->round_div, a, trim_term(&r->vdiv, j)))
+                sum += bg_div_weight(r, h, axis_angle(&r->vdiv, j));
+    }
+    return sum;
 }
 
 /* The untame path: nanoBragg's loop literally, serial, one point at a time
@@ -679,9 +783,11 @@ static void fill_literal(fill_ctx *f)
 {
     const bg_resolved *r = f->r;
     uint64_t o = 0;
-    double q[3];
+    double q[3], cv;
     f->cx = &q[0], f->cy = &q[1], f->cz = &q[2];
+    f->cv = &cv;
     f->col0 = 0;
+    set_weight_pattern(f, literal_div_sum(f));
     for (int64_t i = 0; i < r->hdiv.count; i++) {
         double a = trim_term(&r->hdiv, i);
         double h = axis_angle(&r->hdiv, i);
@@ -689,13 +795,14 @@ static void fill_literal(fill_ctx *f)
             if (!is_kept(r->round_div, a, trim_term(&r->vdiv, j)))
                 continue;
             double t[3];
-            column_vector(r, j, t);
+            cv = axis_angle(&r->vdiv, j);
+            column_vector(r, cv, t);
             q[0] = t[0], q[1] = t[1], q[2] = t[2];
-            emit_batch(f, 0, 1, sin(h), cos(h), o);
+            emit_batch(f, 0, 1, h, sin(h), cos(h), o);
             o += f->d;
         }
     }
-    f->cx = f->cy = f->cz = NULL;
+    f->cx = f->cy = f->cz = f->cv = NULL;
 }
 
 /* Each row's run of kept columns, then the offsets of the rows: a serial
@@ -727,7 +834,9 @@ static void plan_rows(const trim_plan *t, fill_ctx *f, int64_t rows, int nt)
 static void store_column(fill_ctx *f, int64_t j)
 {
     double q[3];
-    column_vector(f->r, j, q);
+    double v = col_angle(f, j);
+    column_vector(f->r, v, q);
+    f->cv[j - f->col0] = v;
     f->cx[j - f->col0] = q[0];
     f->cy[j - f->col0] = q[1];
     f->cz[j - f->col0] = q[2];
@@ -769,6 +878,48 @@ static int fill_threads(int threads, uint64_t count)
     return threads > 0 ? threads : omp_get_max_threads();
 }
 
+/* The Gaussian divergence weight of every kept point, in source order,
+ * before the fill, and the normalization pattern. exp(-h^2/(2 sh^2) -
+ * v^2/(2 sv^2)) is taken as the product of a row's and a column's exp (an
+ * exp a row and a column, not a point: within 2 ulp of the one exp).
+ * colw has room for the columns of the plan (from col0). */
+static bg_status div_weights(const trim_plan *t, fill_ctx *f, int64_t rows,
+                             double *colw)
+{
+    uint64_t points = f->g->count / f->d;
+    if (f->wspec == NULL)
+        return BG_OK;
+    if (f->r->div_form != BG_DIV_GAUSS) {
+        set_weight_pattern(f, (double)points);
+        return BG_OK;
+    }
+    f->wdp = malloc((size_t)points * sizeof *f->wdp);
+    if (f->wdp == NULL)
+        return BG_NOMEM;
+    const double sh = f->r->sigma_h, sv = f->r->sigma_v;
+    int64_t ncols = 0;
+    for (int64_t ri = 0; ri < rows; ri++) {
+        int64_t end = f->run_lo[ri] - f->col0 +
+                      (int64_t)((f->offset[ri + 1] - f->offset[ri]) / f->d);
+        ncols = end > ncols ? end : ncols;
+    }
+    for (int64_t c = 0; c < ncols; c++) {
+        double v = col_angle(f, f->col0 + c);
+        colw[c] = exp(-(v * v) / (2.0 * sv * sv));
+    }
+    for (int64_t ri = 0; ri < rows; ri++) {
+        double h = row_angle(f, t->ilo + ri);
+        double rw = exp(-(h * h) / (2.0 * sh * sh));
+        uint64_t p0 = f->offset[ri] / f->d;
+        int64_t len = (int64_t)((f->offset[ri + 1] - f->offset[ri]) / f->d);
+        const double *cw = colw + (f->run_lo[ri] - f->col0);
+        for (int64_t j = 0; j < len; j++)
+            f->wdp[p0 + (uint64_t)j] = rw * cw[j];
+    }
+    set_weight_pattern(f, bg_pairwise_sum(f->wdp, (size_t)points));
+    return BG_OK;
+}
+
 /* The tame path: plan rows, rotate columns, then rows in parallel, each
  * writing at its own prefix offset. */
 static bg_status fill_runs(const trim_plan *t, fill_ctx *f, int nt)
@@ -785,11 +936,15 @@ static bg_status fill_runs(const trim_plan *t, fill_ctx *f, int nt)
     column_span(f, rows, &c0, &c1);
     f->col0 = c0;
     size_t ncols = (size_t)(c1 - c0 + 1);
-    f->cx = malloc(ncols * 3 * sizeof(double));
+    f->cx = malloc(ncols * 5 * sizeof(double));
     if (f->cx == NULL)
         return BG_NOMEM;
     f->cy = f->cx + ncols;
     f->cz = f->cy + ncols;
+    f->cv = f->cz + ncols;
+    bg_status s = div_weights(t, f, rows, f->cv + ncols);
+    if (s != BG_OK)
+        return s;
     if (nt > 1) {
 #pragma omp parallel num_threads(nt)
         {
@@ -809,13 +964,44 @@ static bg_status fill_runs(const trim_plan *t, fill_ctx *f, int nt)
     return BG_OK;
 }
 
+/* The quantile angles of the two axes (docs/beams.md), into one
+ * allocation: h at *hang, v after it. */
+static bg_status quantile_angles(const bg_resolved *r, double **hang,
+                                 double **vang)
+{
+    size_t nh = (size_t)r->hdiv.count, nv = (size_t)r->vdiv.count;
+    double *a = malloc((nh + nv) * sizeof *a);
+    if (a == NULL)
+        return BG_NOMEM;
+    for (size_t i = 0; i < nh; i++)
+        a[i] = bg_quantile(r->sigma_h, (int64_t)i, (int64_t)nh);
+    for (size_t j = 0; j < nv; j++)
+        a[nh + j] = bg_quantile(r->sigma_v, (int64_t)j, (int64_t)nv);
+    *hang = a;
+    *vang = a + nh;
+    return BG_OK;
+}
+
+static void fill_ctx_free(fill_ctx *f, bg_channels *ch, double *angles)
+{
+    free(f->lambdas);
+    free(f->lambdas_f32);
+    free(f->cx);
+    free(f->run_lo);
+    free(f->offset);
+    free(f->wdp);
+    free(f->wnorm);
+    free(angles);
+    bg_channels_free(ch);
+}
+
 bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
 {
     if (r->semantics == BG_SEM_TORCH)
         return bg_torch_fill(r, g, threads);
     if (bg_resolved_check(r, NULL) != BG_OK || g->count == 0 || g->x == NULL)
         return BG_INVALID;
-    uint64_t d = (uint64_t)r->disp.count;
+    uint64_t d = channel_count(r);
     if (g->count % d != 0)
         return BG_INVALID;
     trim_plan t;
@@ -828,32 +1014,42 @@ bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
     f.avx = __builtin_cpu_supports("avx");
 #endif
     f.tile_reps = d <= BG_GRID_TILE_MAX / BG_GRID_BATCH ? BG_GRID_BATCH : 1;
+    bool models = bg_resolved_has_models(r);
+    bg_channels ch = {0};
+    double *angles = NULL;
+    double *hang = NULL, *vang = NULL;
     f.lambdas = malloc((size_t)d * sizeof *f.lambdas);
     f.lambdas_f32 = malloc((size_t)(d * f.tile_reps) * sizeof *f.lambdas_f32);
-    if (f.lambdas == NULL || f.lambdas_f32 == NULL) {
-        free(f.lambdas);
-        free(f.lambdas_f32);
+    f.wnorm = malloc((size_t)d * sizeof *f.wnorm);
+    bool ok = f.lambdas != NULL && f.lambdas_f32 != NULL && f.wnorm != NULL &&
+              (!models || bg_channels_make(r, &ch) == BG_OK) &&
+              (r->div_form != BG_DIV_QUANTILES ||
+               quantile_angles(r, &hang, &vang) == BG_OK);
+    angles = hang;
+    if (!ok) {
+        fill_ctx_free(&f, &ch, angles);
         return BG_NOMEM;
     }
     for (uint64_t k = 0; k < d; k++) {
-        f.lambdas[k] = r->lambda0_m *
-                       (1.0 + r->disp.step * (double)k - r->disp.range / 2.0);
+        f.lambdas[k] = models ? ch.lambda_m[k]
+                              : r->lambda0_m * (1.0 + r->disp.step * (double)k -
+                                                r->disp.range / 2.0);
         f.lambdas_f32[k] = (float)f.lambdas[k];
     }
     for (uint64_t rep = 1; rep < f.tile_reps; rep++)
         memcpy(f.lambdas_f32 + rep * d, f.lambdas_f32,
                (size_t)d * sizeof(float));
+    f.wspec = models ? ch.weight : NULL;
+    f.hang = hang;
+    f.vang = vang;
+    int nt = fill_threads(threads, g->count);
     bg_status s = BG_OK;
     if (t.tame)
-        s = fill_runs(&t, &f, fill_threads(threads, g->count));
+        s = fill_runs(&t, &f, nt);
     else
         fill_literal(&f);
     if (s == BG_OK)
         g->points = points;
-    free(f.lambdas);
-    free(f.lambdas_f32);
-    free(f.cx);
-    free(f.run_lo);
-    free(f.offset);
+    fill_ctx_free(&f, &ch, angles);
     return s;
 }

@@ -24,7 +24,8 @@
 
 /* A filled grid. Column arrays hold `count` elements of `dtype` (double or
  * float): x, y, z the unit direction from the sample toward the source,
- * weight 1/count, lambda the wavelength in metres. The five columns lie
+ * weight 1/count (or the beam models' weights, docs/beams.md), lambda the
+ * wavelength in metres. The five columns lie
  * back to back in one allocation, `block`, after `lead` bytes the caller
  * asked for (room for a file header, so header and columns can be one
  * contiguous body). px, py, pz are the positions in metres (always double,
@@ -41,18 +42,17 @@ typedef struct {
 } bg_grid;
 
 /* Count the sources *r makes, without allocating: kept divergence points
- * times dispersion steps, in 64 bits with overflow checks. Fails with
- * BG_TOO_MANY (naming the count and the limit) if the count exceeds
- * max_sources, or if the divergence rectangle alone is too large to test,
- * and with BG_EMPTY if every point is trimmed (docs/semantics.md §2.7).
- * On success sets
- * *count and, if points is not NULL, *points.
- * The count is exact and costs O(rows x log columns): a grid within the
- * limit is never refused, except when an axis is "untame" (its angles or
- * step more than 1e150 times its range, or past 1e150 rad), where every
- * point is tested and a rectangle of more than 4 x max_sources/dispsteps +
- * 1024 points is refused as too large to test. Checks *r with
- * bg_resolved_check first (and returns its error). */
+ * times dispersion steps (or spectrum channels), in 64 bits with overflow
+ * checks. Fails with BG_TOO_MANY (naming the count and the limit) if the count
+ * exceeds max_sources, or if the divergence rectangle alone is too large to
+ * test, and with BG_EMPTY if every point is trimmed (docs/semantics.md §2.7).
+ * On success sets *count and, if points is not NULL, *points. The count is
+ * exact and costs O(rows x log columns): a grid within the limit is never
+ * refused, except when an axis is "untame" (its angles or step more than 1e150
+ * times its range, or past 1e150 rad), where every point is tested and a
+ * rectangle of more than 4 x max_sources/dispsteps + 1024 points is refused as
+ * too large to test. Checks *r with bg_resolved_check first (and returns its
+ * error). */
 bg_status bg_grid_count(const bg_resolved *r, uint64_t max_sources,
                         uint64_t *count, uint64_t *points, bg_error *err);
 

@@ -3,6 +3,7 @@
  * table lookup or a plain initialization. */
 #include "core/params.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const bg_convention_names[BG_CONV_COUNT] = {
@@ -20,6 +21,15 @@ void bg_params_init(bg_params *p)
     p->semantics = BG_SEM_NANOBRAGG;
     p->dtype_given = false;
     p->dtype = BG_F32;
+}
+
+void bg_params_free(bg_params *p)
+{
+    free(p->spectrum.lambda_A.v);
+    free(p->spectrum.energy_eV.v);
+    free(p->spectrum.weights.v);
+    free(p->spectrum.text);
+    bg_params_init(p);
 }
 
 int bg_convention_from_name(const char *name, bg_convention *out)

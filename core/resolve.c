@@ -9,7 +9,10 @@
 #include "core/torch.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/beam.h"
 
 /* Largest |lambda|, distance or vector scale we accept, so that squares and
  * products of them stay finite (see check_real_bounds). */
@@ -108,7 +111,8 @@ static bg_status check_fields(const bg_params *p, bg_error *err)
     if ((s = check_positive(&p->lambda_A, "lambda_A", err)) != BG_OK ||
         (s = check_positive(&p->energy_eV, "energy_eV", err)) != BG_OK ||
         (s = check_positive(&p->source_distance_mm, "source_distance_mm",
-                            err)) != BG_OK)
+                            err)) != BG_OK ||
+        (s = check_positive(&p->hc_eV_A, "hc_eV_A", err)) != BG_OK)
         return s;
     for (size_t i = 0; i < sizeof nonneg / sizeof nonneg[0]; i++)
         if ((s = check_nonneg(nonneg[i].o, nonneg[i].name, err)) != BG_OK)
@@ -220,6 +224,12 @@ static bg_status resolve_axes(const bg_params *p, bg_resolved *r, bg_error *err)
         p->dispstep_percent.given ? p->dispstep_percent.value / 100.0 : -1.0,
         "dispstep_percent"};
     bg_status s;
+    if (r->div_form == BG_DIV_QUANTILES) {
+        /* docs/beams.md: the counts alone (1 when not given), no range. */
+        r->hdiv = (bg_axis){h.count > 0 ? h.count : 1, 0.0, 0.0};
+        r->vdiv = (bg_axis){v.count > 0 ? v.count : 1, 0.0, 0.0};
+        return resolve_axis(&d, &r->disp, err);
+    }
     if ((s = resolve_axis(&h, &r->hdiv, err)) != BG_OK ||
         (s = resolve_axis(&v, &r->vdiv, err)) != BG_OK ||
         (s = resolve_axis(&d, &r->disp, err)) != BG_OK)
@@ -237,7 +247,7 @@ static bg_status resolve_lambda(const bg_params *p, bg_resolved *r,
     if (p->lambda_A.given) {
         lambda0 = p->lambda_A.value / 1.0e10;
     } else if (p->energy_eV.given) {
-        lambda0 = (12398.42 / p->energy_eV.value) / 1.0e10;
+        lambda0 = (r->hc_eV_A / p->energy_eV.value) / 1.0e10;
         field = "energy_eV";
     }
     if (!isfinite(lambda0) || !(lambda0 > 0.0))
@@ -378,6 +388,46 @@ static bg_status resolve_vectors(const bg_params *p, bg_resolved *r,
     return s;
 }
 
+void bg_resolved_init(bg_resolved *r)
+{
+    memset(r, 0, sizeof *r);
+    r->hc_eV_A = BG_HC_DEFAULT;
+    r->total_flux = 1.0;
+    r->normalize = BG_NORM_SUM;
+    r->div_form = BG_DIV_FLAT;
+    r->spectrum.form = BG_SPEC_NONE;
+}
+
+void bg_resolved_free(bg_resolved *r)
+{
+    free(r->spectrum.values);
+    memset(r, 0, sizeof *r);
+}
+
+bg_status bg_resolved_copy(bg_resolved *dst, const bg_resolved *src)
+{
+    *dst = *src;
+    if (src->spectrum.values == NULL)
+        return BG_OK;
+    size_t n = (size_t)src->spectrum.n;
+    double *m = malloc(2 * n * sizeof *m);
+    if (m == NULL) {
+        memset(dst, 0, sizeof *dst);
+        return BG_NOMEM;
+    }
+    memcpy(m, src->spectrum.values, n * sizeof *m);
+    memcpy(m + n, src->spectrum.weights, n * sizeof *m);
+    dst->spectrum.values = m;
+    dst->spectrum.weights = m + n;
+    return BG_OK;
+}
+
+bool bg_resolved_has_models(const bg_resolved *r)
+{
+    return r->spectrum.form != BG_SPEC_NONE || r->div_form != BG_DIV_FLAT ||
+           r->normalize != BG_NORM_SUM || r->total_flux != 1.0;
+}
+
 bg_status bg_resolve(const bg_params *p, bg_resolved *out, bg_error *err)
 {
     if (p->semantics == BG_SEM_TORCH)
@@ -388,13 +438,20 @@ bg_status bg_resolve(const bg_params *p, bg_resolved *out, bg_error *err)
                             "\"nanobrag_torch\" only; nanoBragg computes in "
                             "float64 (choose the output type with ?dtype=)");
     bg_resolved r;
-    memset(&r, 0, sizeof r);
+    bg_resolved_init(&r);
     bg_status s;
-    if ((s = check_fields(p, err)) != BG_OK ||
-        (s = resolve_axes(p, &r, err)) != BG_OK ||
-        (s = resolve_lambda(p, &r, err)) != BG_OK ||
-        (s = resolve_vectors(p, &r, err)) != BG_OK)
+    if ((s = check_fields(p, err)) != BG_OK)
         return s;
+    if (p->hc_eV_A.given)
+        r.hc_eV_A = p->hc_eV_A.value;
+    if ((s = bg_beam_resolve(p, &r, err)) != BG_OK)
+        return s;
+    if ((s = resolve_axes(p, &r, err)) != BG_OK ||
+        (s = resolve_lambda(p, &r, err)) != BG_OK ||
+        (s = resolve_vectors(p, &r, err)) != BG_OK) {
+        bg_resolved_free(&r);
+        return s;
+    }
     r.source_distance_m = p->source_distance_mm.given
                               ? p->source_distance_mm.value / 1000.0
                               : 10000.0 / 1000.0;
@@ -405,12 +462,18 @@ bg_status bg_resolve(const bg_params *p, bg_resolved *out, bg_error *err)
 
 /* One resolved axis: count in range and either count >= 1 with positive
  * finite range and step, or the reset state (1, 0, 0). */
-static bg_status check_axis(const bg_axis *a, const char *field, bg_error *err)
+static bg_status check_axis(const bg_axis *a, const char *field, bool quant,
+                            bg_error *err)
 {
     if (a->count < 1 || a->count > BG_AXIS_COUNT_MAX)
         return bg_error_set(err, BG_INVALID, field,
                             "%s count %lld is out of range", field,
                             (long long)a->count);
+    if (quant)
+        return a->range == 0.0 && a->step == 0.0
+                   ? BG_OK
+                   : bg_error_set(err, BG_INVALID, field,
+                                  "%s of quantile sampling has a range", field);
     bool reset = a->count == 1 && a->range == 0.0 && a->step == 0.0;
     bool live = isfinite(a->range) && isfinite(a->step) && a->range > 0.0 &&
                 a->step > 0.0;
@@ -438,9 +501,11 @@ bg_status bg_resolved_check(const bg_resolved *r, bg_error *err)
                             "semantics, dtype or ignored fields are not "
                             "nanoBragg's");
     bg_status s;
-    if ((s = check_axis(&r->hdiv, "hdivsteps", err)) != BG_OK ||
-        (s = check_axis(&r->vdiv, "vdivsteps", err)) != BG_OK ||
-        (s = check_axis(&r->disp, "dispsteps", err)) != BG_OK)
+    bool q = r->div_form == BG_DIV_QUANTILES;
+    if ((s = check_axis(&r->hdiv, "hdivsteps", q, err)) != BG_OK ||
+        (s = check_axis(&r->vdiv, "vdivsteps", q, err)) != BG_OK ||
+        (s = check_axis(&r->disp, "dispsteps", false, err)) != BG_OK ||
+        (s = bg_beam_check(r, err)) != BG_OK)
         return s;
     if (!isfinite(r->lambda0_m) || !(r->lambda0_m > 0.0))
         return bg_error_set(err, BG_INVALID, "lambda_A",

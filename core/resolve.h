@@ -35,6 +35,44 @@ typedef struct {
 #define BG_IGNORED_LAMBDA_A     8u /* energy_eV wins over lambda_A */
 #define BG_IGNORED_ALL          15u
 
+/* The largest number of entries of a table spectrum, and of channels of
+ * any spectrum (docs/beams.md). */
+#define BG_CHANNELS_MAX 10000
+
+/* nanoBragg's hc in eV*Angstrom, the default of the request's hc_eV_A. */
+#define BG_HC_DEFAULT 12398.42
+
+/* A resolved spectrum (docs/beams.md): what the channels are made from.
+ * TABLE_LAMBDA / TABLE_ENERGY: n values (lambda_A or eV, after stride)
+ * and n raw weights, in one owned allocation (values; weights = values +
+ * n). GAUSS / QUANTILES: e0_eV, fwhm_eV, n and (GAUSS) channel_eV; values
+ * NULL. */
+typedef enum {
+    BG_SPEC_NONE,
+    BG_SPEC_TABLE_LAMBDA,
+    BG_SPEC_TABLE_ENERGY,
+    BG_SPEC_GAUSS,
+    BG_SPEC_QUANTILES
+} bg_spec_form;
+
+typedef struct {
+    bg_spec_form form;
+    int64_t n; /* channels; 0 for BG_SPEC_NONE */
+    double *values;
+    double *weights;
+    double e0_eV, fwhm_eV, channel_eV;
+} bg_spectrum;
+
+/* The divergence profile: flat (nanoBragg's), Gaussian weights on
+ * nanoBragg's grid, or Gaussian quantile angles (no trim; hdiv and vdiv
+ * then hold count n with range and step 0). */
+typedef enum { BG_DIV_FLAT, BG_DIV_GAUSS, BG_DIV_QUANTILES } bg_div_form;
+
+/* The resolved parameters. Since the beam models (docs/beams.md) a
+ * bg_resolved may own memory (a table spectrum): it is not copied by
+ * value. bg_resolve fills one; bg_resolved_copy makes an independent copy
+ * and bg_resolved_free releases what one owns. A zeroed bg_resolved is
+ * valid to free. */
 typedef struct {
     bg_axis hdiv;             /* radians */
     bg_axis vdiv;             /* radians */
@@ -54,6 +92,12 @@ typedef struct {
     bg_semantics semantics;
     bg_dtype dtype;
     unsigned ignored;
+    double hc_eV_A;       /* BG_HC_DEFAULT unless given */
+    bg_spectrum spectrum; /* form BG_SPEC_NONE: the disp axis */
+    bg_div_form div_form;
+    double sigma_h, sigma_v; /* radians (BG_DIV_GAUSS, BG_DIV_QUANTILES) */
+    bg_normalize normalize;  /* BG_NORM_SUM unless given */
+    double total_flux;       /* 1.0 unless given (only with SUM) */
 } bg_resolved;
 
 /* Resolve *p into *out. Returns BG_OK, or fills *err (may be NULL) and
@@ -71,6 +115,23 @@ bg_status bg_resolve(const bg_params *p, bg_resolved *out, bg_error *err);
 /* With p->semantics == BG_SEM_TORCH, bg_resolve is bg_torch_resolve
  * (core/torch.h) and bg_resolved_check of such a set bg_torch_check. Under
  * nanoBragg semantics "dtype" is BG_INVALID naming it. */
+
+/* Initialize *r to a zeroed set with the model defaults (hc BG_HC_DEFAULT,
+ * total_flux 1, no spectrum, flat, sum): what a decoder starts from. */
+void bg_resolved_init(bg_resolved *r);
+
+/* Free what *r owns (a table spectrum) and zero it. Safe on a zeroed or
+ * freed set. */
+void bg_resolved_free(bg_resolved *r);
+
+/* Make *dst an independent copy of *src (its own table). Returns BG_OK or
+ * BG_NOMEM (*dst then zeroed). */
+bg_status bg_resolved_copy(bg_resolved *dst, const bg_resolved *src);
+
+/* Whether *r uses any beam model of docs/beams.md (a spectrum, a profile
+ * other than flat, non-default weights or hc): otherwise its grid is
+ * nanoBragg's top hat with weights 1/N exactly. */
+bool bg_resolved_has_models(const bg_resolved *r);
 
 /* Check that a resolved set that did not come from bg_resolve (say, decoded
  * from an id) is one bg_resolve could have produced: finite values, counts

@@ -278,7 +278,7 @@ static void torch_vectors(const bg_params *p, bg_resolved *r)
 bg_status bg_torch_resolve(const bg_params *p, bg_resolved *out, bg_error *err)
 {
     bg_resolved r;
-    memset(&r, 0, sizeof r);
+    bg_resolved_init(&r); /* no beam model: the port has none */
     r.semantics = BG_SEM_TORCH;
     bg_status s;
     if ((s = check_torch_fields(p, err)) != BG_OK ||
@@ -320,6 +320,9 @@ bg_status bg_torch_check(const bg_resolved *r, bg_error *err)
         (r->ignored & ~BG_IGNORED_ALL) != 0)
         return bg_error_set(err, BG_INVALID, "semantics",
                             "not a resolved nanobrag_torch set");
+    if (bg_resolved_has_models(r) || !(r->hc_eV_A == BG_HC_DEFAULT))
+        return bg_error_set(err, BG_INVALID, "spectrum",
+                            "the PyTorch port takes no beam model");
     if (!axis_ok(&r->hdiv, 0) || !axis_ok(&r->vdiv, 0) || !axis_ok(&r->disp, 1))
         return bg_error_set(err, BG_INVALID, "divsteps",
                             "axis count, range or step out of range");

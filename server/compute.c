@@ -284,6 +284,7 @@ static void grid_run(bgs_task *t, int threads)
         fill_grid(&j->resolved, j->count, threads, &g, &err, &seconds);
     end_grid(j->q, j->entry, s, &g, &err, seconds, j->count);
     bgs_entry_release(j->entry);
+    bg_resolved_free(&j->resolved);
     free(j);
 }
 
@@ -294,6 +295,7 @@ static void grid_cancel(bgs_task *t)
     bg_error_set(&err, BG_NOMEM, "", "the server is stopping");
     end_grid(j->q, j->entry, BG_NOMEM, NULL, &err, 0, j->count);
     bgs_entry_release(j->entry);
+    bg_resolved_free(&j->resolved);
     free(j);
 }
 
@@ -303,6 +305,10 @@ int bgs_compute_submit(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
     if (reserve(q, e, count) != 0)
         return -1;
     grid_task *j = calloc(1, sizeof *j);
+    if (j != NULL && bg_resolved_copy(&j->resolved, r) != BG_OK) {
+        free(j);
+        j = NULL;
+    }
     if (j == NULL) {
         bg_error err;
         bg_error_set(&err, BG_NOMEM, "", "out of memory queueing a grid");
@@ -312,11 +318,11 @@ int bgs_compute_submit(bgs_compute *q, bgs_entry *e, const bg_resolved *r,
     j->task = (bgs_task){.run = grid_run, .cancel = grid_cancel};
     j->q = q;
     j->entry = e;
-    j->resolved = *r;
     j->count = count;
     bgs_entry_retain(e);
     if (bgs_compute_post(q, &j->task) != 0) {
         bgs_entry_release(e);
+        bg_resolved_free(&j->resolved);
         free(j);
         bgs_cache_unreserve(q->cache, bgs_grid_bytes(count, false));
         return bgs_compute_shed(q, e, BGS_COMPUTE_BUSY);

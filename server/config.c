@@ -50,11 +50,18 @@ static const opt_def OPTS[] = {
     {"max-sources", "BEAMGRID_MAX_SOURCES", OPT_INT, OFF(max_sources), 1,
      INT64_C(10000000000), "20000000", "largest grid served, in sources"},
     {"max-body-kb", "BEAMGRID_MAX_BODY_KB", OPT_INT, OFF(max_body_kb), 1,
-     1048576, "64", "largest request body in KiB (413 past it)"},
+     1048576, "1024",
+     "largest request body in KiB (413 past it); the default admits a "
+     "10,000-entry spectrum table"},
     {"max-text-mb", "BEAMGRID_MAX_TEXT_MB", OPT_INT, OFF(max_text_mb), 0,
      1048576, "256",
      "largest JSON or txt answer in MiB, estimated at 120 bytes a source "
      "(422 naming npy and bin past it); 0 = no limit"},
+    {"max-header-kb", "BEAMGRID_MAX_HEADER_KB", OPT_INT, OFF(max_header_kb), 16,
+     65536, "64",
+     "memory per connection in KiB for the request line (a GET's id), the "
+     "headers and the answer's headers (431/414 past it); 64 serves the id "
+     "of a 1,000-channel spectrum table"},
     {"max-pending", "BEAMGRID_MAX_PENDING", OPT_INT, OFF(max_pending), 1,
      1000000, "16", "queued large computations before 503"},
     {"drain-s", "BEAMGRID_DRAIN_S", OPT_INT, OFF(drain_s), 0, 3600, "10",

@@ -37,6 +37,8 @@ typedef struct {
     int64_t max_body_kb;     /* largest request body, KiB */
     int64_t max_text_mb;     /* largest JSON or txt answer, MiB,
                                 estimated from the count; 0: none */
+    int64_t max_header_kb;   /* libmicrohttpd's memory per connection: the
+                                request line (an id) and headers, KiB */
     int64_t max_pending;     /* queued computations before 503 */
     int64_t drain_s;         /* seconds in-flight work may take on stop */
     int64_t max_connections;

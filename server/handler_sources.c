@@ -65,6 +65,9 @@ static uint64_t body_bytes_per_source(bgapi_repr r)
         return 128 + 64; /* 5 numbers, and 8 float64 of grid */
     case BGAPI_FMT_SVG:
         return 8; /* the columns read twice, a few angles computed */
+    case BGAPI_FMT_LAM:
+    case BGAPI_FMT_DXTBX:
+        return 1; /* a line a channel, and one pass over the grid */
     case BGAPI_FMT_NPY:
     case BGAPI_FMT_BIN:
     case BGAPI_FMT_NPZ:
@@ -189,6 +192,7 @@ typedef struct {
 
 static void body_task_free(body_task *b)
 {
+    bg_resolved_free(&b->resolved);
     bgs_entry_release(b->entry);
     free(b->id);
     free(b);
@@ -214,7 +218,8 @@ static int post_body(bgs_request *req, size_t cap)
 {
     body_task *b = calloc(1, sizeof *b);
     char *id = strdup(req->key.id);
-    if (b == NULL || id == NULL) {
+    if (b == NULL || id == NULL ||
+        bg_resolved_copy(&b->resolved, &req->resolved) != BG_OK) {
         free(b);
         free(id);
         bgs_entry_slot_abandon(req->entry, bgapi_repr_slot(req->repr));
@@ -227,7 +232,6 @@ static int post_body(bgs_request *req, size_t cap)
     b->cache = req->srv->cache;
     b->entry = req->entry;
     bgs_entry_retain(b->entry);
-    b->resolved = req->resolved;
     b->repr = req->repr;
     b->cap = cap;
     b->id = id;
@@ -318,6 +322,7 @@ static void stream_free(void *cls)
 {
     stream *s = cls;
     bgapi_encoder_free(s->enc);
+    bg_resolved_free(&s->resolved);
     positions_free(s->positions);
     bgs_entry_release(s->entry);
     free(s->id);
@@ -332,7 +337,11 @@ static struct MHD_Response *stream_response(bgs_request *req, uint64_t *size)
         free(s);
         return NULL;
     }
-    s->resolved = req->resolved;
+    if (bg_resolved_copy(&s->resolved, &req->resolved) != BG_OK) {
+        free(s->id);
+        free(s);
+        return NULL;
+    }
     s->view.id = s->id;
     s->view.resolved = &s->resolved;
     s->view.grid = bgs_entry_grid(req->entry);
@@ -489,9 +498,16 @@ static struct MHD_Response *entry_body(bgs_request *req, bool ref,
 
 static void grid_headers(bgs_request *req, struct MHD_Response *resp)
 {
-    char location[BGAPI_ID_MAX + 16];
-    snprintf(location, sizeof location, "/v1/sources/%s", req->key.id);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LOCATION, location);
+    char small[256]; /* a long id (a table spectrum) goes to the heap */
+    size_t need = req->key.id_len + 16;
+    char *location = need <= sizeof small ? small : malloc(need);
+    if (location != NULL) {
+        snprintf(location, need, "/v1/sources/%s", req->key.id);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LOCATION,
+                                location);
+        if (location != small)
+            free(location);
+    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, req->key.etag);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");
     if (req->route.id == BGAPI_ROUTE_SOURCES_GET)
@@ -782,6 +798,37 @@ void bgs_handle_sources_begin(bgs_request *req)
         req->early = true;
 }
 
+/* The longest id this server passes: its request line (a GET) and the
+ * answer's Content-Location must fit libmicrohttpd's per-connection memory
+ * (--max-header-kb) with the rest of the request; 3/8 of it, measured
+ * (docs/beams.md: 24,576 characters at the default 64 KiB, more than any
+ * 1,000-channel table needs), and never past BGS_ID_SERVED_CAP, where
+ * libmicrohttpd 0.9.75 was measured to send a 200 without its headers
+ * whatever its memory (a 128k-character Content-Location failed with 2 MiB;
+ * 96k passed with 256 KiB). */
+#define BGS_ID_SERVED_CAP 98304u
+static size_t id_limit(const bgs_request *req)
+{
+    size_t n = (size_t)req->srv->cfg.max_header_kb * 1024u / 8u * 3u;
+    return n < BGS_ID_SERVED_CAP ? n : BGS_ID_SERVED_CAP;
+}
+
+/* A table spectrum so long that its id would not pass: a 422 saying what
+ * to change, rather than an answer whose headers cannot be sent. */
+static bool id_too_long(const bgs_request *req, bgapi_problem *p)
+{
+    if (req->key.id_len <= id_limit(req))
+        return false;
+    bgapi_problem_set(p, 422, "id-too-long", "Id too long", "spectrum",
+                      "this spectrum makes an id of %zu characters; this "
+                      "server passes ids of up to %zu (--max-header-kb %lld): "
+                      "use spectrum.stride or fewer channels, or raise "
+                      "--max-header-kb and the proxy's header buffers",
+                      req->key.id_len, id_limit(req),
+                      (long long)req->srv->cfg.max_header_kb);
+    return true;
+}
+
 static enum MHD_Result handle_post(bgs_request *req)
 {
     bgapi_problem p;
@@ -790,12 +837,16 @@ static enum MHD_Result handle_post(bgs_request *req)
     if (bgapi_parse_params(req->body ? req->body : "", req->body_len, &params,
                            &p) != 0)
         return bgs_respond_problem(req, &p);
-    if (bg_resolve(&params, &req->resolved, &err) != BG_OK) {
+    bg_status st = bg_resolve(&params, &req->resolved, &err);
+    bg_params_free(&params);
+    if (st != BG_OK) {
         bgapi_problem_from_core(&p, &err);
         return bgs_respond_problem(req, &p);
     }
     if (bgapi_key_build(&req->key, &req->resolved, req->repr) != 0)
         return out_of_memory(req);
+    if (id_too_long(req, &p))
+        return bgs_respond_problem(req, &p);
     return serve(req);
 }
 
@@ -824,4 +875,5 @@ void bgs_handle_sources_end(bgs_request *req)
     positions_free(req->positions);
     req->positions = NULL;
     bgapi_key_free(&req->key);
+    bg_resolved_free(&req->resolved); /* a table spectrum is owned */
 }

@@ -23,11 +23,6 @@
 
 #include "server/log.h"
 
-/* Per connection; MHD zeroes all of it between keep-alive requests, so it
- * is a per-request cost too. 16 KiB holds request headers as large as
- * nginx's defaults allow (431 past them). */
-#define CONNECTION_MEMORY (16u * 1024u)
-
 enum { WAIT_ARMED = 1, WAIT_SUSPENDED, WAIT_WOKEN };
 
 static uint64_t now_ns(void)
@@ -471,7 +466,11 @@ struct MHD_Daemon *bgs_http_start(bgs_server *srv)
         MHD_OPTION_CONNECTION_LIMIT, mhd_connection_limit(cfg, threads),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        /* per connection (--max-header-kb, default 64 KiB): the request
+         * line holds the id, and a table spectrum's id (docs/beams.md) runs
+         * to ~11 KB at 1,000 channels, echoed in Content-Location. MHD
+         * zeroes it between keep-alive requests, a per-request cost. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_kb * 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY, extra,
         MHD_OPTION_END);
     if (d == NULL)

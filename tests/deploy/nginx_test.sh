@@ -10,6 +10,9 @@
 #     it (both replicas serve the id: the one that computed it and the other);
 #   - the repeat GET is an nginx cache HIT with the same ETag and bytes, and
 #     If-None-Match gets 304 from the cache;
+#   - a 1,000-channel table spectrum (its id about 12k characters): POST and
+#     GET of the id through nginx in json, lam, dxtbx and npy, answered by
+#     both replicas, then an nginx cache HIT; a 10,000-entry table body;
 #   - SIGTERM to one replica while two clients keep sending requests loses
 #     none: every request during and after the stop is 200, and the stopped
 #     replica exits 0;
@@ -147,6 +150,48 @@ check "the HIT keeps Cache-Control: immutable ($(hdr get_json2 cache-control))" 
   has_word immutable "$(hdr get_json2 cache-control)"
 st=$(req inm -H "If-None-Match: $(hdr get_json etag)" "$lb/v1/sources/$id?format=json")
 check "If-None-Match through nginx: 304 (got $st)" [ "$st" = 304 ]
+
+echo "== a 1,000-channel table spectrum: its long id through nginx"
+# table N [EXTRA]: a measured-looking table of N entries (docs/beams.md)
+table() {
+  awk -v n="$1" -v extra="${2:-}" 'BEGIN {
+    printf "{\"spectrum\":{\"kind\":\"table\",\"lambda_A\":["
+    for (k = 0; k < n; k++) printf "%s%.9g", (k ? "," : ""), 1.29 + k * 3.3333e-5
+    printf "],\"weights\":["
+    for (k = 0; k < n; k++) printf "%s%.6g", (k ? "," : ""), 1 + 1000 * (k * 7919 % 997) / 997
+    printf "]%s}}", extra }'
+}
+table 1000 > "$tmp/t1000.json"
+st=$(req tpost "${json[@]}" --data-binary "@$tmp/t1000.json" "$lb/v1/sources")
+tloc=$(hdr tpost content-location)
+tid=${tloc##*/}
+check "POST of a 1,000-channel table through nginx: 200 with its id (got $st, id of ${#tid} characters)" \
+  cond '[ "$st" = 200 ] && [ "${#tid}" -gt 8000 ]'
+all200=1
+for f in json lam dxtbx npy; do
+  st=$(req "tget_$f" "$lb$tloc?format=$f")
+  [ "$st" = 200 ] || { all200=0; echo "  ?format=$f: $st"; }
+done
+check "GET of the 1,000-channel id through nginx, json lam dxtbx npy: 200" [ "$all200" = 1 ]
+served=$(awk -v id="$tid" 'index($0, "GET /v1/sources/" id) && / 200 / {
+           for (i = 1; i <= NF; i++) if ($i ~ /^upstream=/) print substr($i, 10) }' \
+         "$tmp/logs/access.log" | sort -u | tr '\n' ' ')
+check "the long id was answered by both replicas through nginx ($served)" \
+  [ "$(wc -w <<<"$served")" -ge 2 ]
+check "the 1,000-channel lam export has a header and 1,000 lines" \
+  [ "$(wc -l < "$tmp/tget_lam.b")" = 1001 ]
+for r in "$r1_port" "$r2_port"; do
+  req "tdirect_$r" "http://127.0.0.1:$r$tloc?format=json" > /dev/null
+done
+check "both replicas answer the long id with the same bytes as the POST" \
+  cond 'cmp -s "$tmp/tdirect_$r1_port.b" "$tmp/tdirect_$r2_port.b" && cmp -s "$tmp/tpost.b" "$tmp/tdirect_$r1_port.b"'
+st=$(req tget_json2 "$lb$tloc?format=json")
+check "repeat GET of the long id: nginx cache HIT (got $st, $(hdr tget_json2 x-proxy-cache))" \
+  cond '[ "$st" = 200 ] && [ "$(hdr tget_json2 x-proxy-cache)" = HIT ]'
+table 10000 ',"stride":10' > "$tmp/t10000.json"
+st=$(req t10k "${json[@]}" --data-binary "@$tmp/t10000.json" "$lb/v1/sources?format=lam")
+check "a 10,000-entry table ($(wc -c < "$tmp/t10000.json") bytes) through nginx, stride 10: 200 (got $st)" \
+  cond '[ "$st" = 200 ] && [ "$(wc -l < "$tmp/t10k.b")" = 1001 ]'
 
 echo "== SIGTERM to one replica loses no request"
 # Two clients, each a bounded sequence of requests that reach a replica

@@ -36,11 +36,12 @@ static void check(int ok)
 static void encode_every_representation(const bgapi_view *view)
 {
     static const bgapi_repr reprs[] = {
-        {BGAPI_FMT_JSON, BG_F64}, {BGAPI_FMT_NPY, BG_F64},
-        {BGAPI_FMT_NPY, BG_F32},  {BGAPI_FMT_BIN, BG_F64},
-        {BGAPI_FMT_BIN, BG_F32},  {BGAPI_FMT_TXT, BG_F64},
-        {BGAPI_FMT_NPZ, BG_F64},  {BGAPI_FMT_NPZ, BG_F32},
-        {BGAPI_FMT_SVG, BG_F64},
+        {BGAPI_FMT_JSON, BG_F64},  {BGAPI_FMT_NPY, BG_F64},
+        {BGAPI_FMT_NPY, BG_F32},   {BGAPI_FMT_BIN, BG_F64},
+        {BGAPI_FMT_BIN, BG_F32},   {BGAPI_FMT_TXT, BG_F64},
+        {BGAPI_FMT_NPZ, BG_F64},   {BGAPI_FMT_NPZ, BG_F32},
+        {BGAPI_FMT_SVG, BG_F64},   {BGAPI_FMT_LAM, BG_F64},
+        {BGAPI_FMT_DXTBX, BG_F64},
     };
     for (size_t i = 0; i < sizeof reprs / sizeof reprs[0]; i++) {
         char *all = NULL;
@@ -99,6 +100,21 @@ static void ids_round_trip(const bg_resolved *r, bgapi_key *k)
           memcmp(&rb.source_distance_m, &r->source_distance_m,
                  sizeof rb.source_distance_m) == 0 &&
           rb.round_div == r->round_div);
+    /* the beam models (docs/beams.md) */
+    const bg_spectrum *a = &rb.spectrum, *b = &r->spectrum;
+    check(a->form == b->form && a->n == b->n &&
+          (a->values == NULL) == (b->values == NULL) &&
+          memcmp(&a->e0_eV, &b->e0_eV, sizeof a->e0_eV) == 0 &&
+          memcmp(&a->fwhm_eV, &b->fwhm_eV, sizeof a->fwhm_eV) == 0 &&
+          memcmp(&a->channel_eV, &b->channel_eV, sizeof a->channel_eV) == 0);
+    check(a->values == NULL ||
+          memcmp(a->values, b->values, 2 * (size_t)a->n * sizeof(double)) == 0);
+    check(rb.div_form == r->div_form && rb.normalize == r->normalize &&
+          memcmp(&rb.sigma_h, &r->sigma_h, sizeof rb.sigma_h) == 0 &&
+          memcmp(&rb.sigma_v, &r->sigma_v, sizeof rb.sigma_v) == 0 &&
+          memcmp(&rb.total_flux, &r->total_flux, sizeof rb.total_flux) == 0 &&
+          memcmp(&rb.hc_eV_A, &r->hc_eV_A, sizeof rb.hc_eV_A) == 0);
+    bg_resolved_free(&rb);
     bgapi_key_free(&back);
 }
 
@@ -143,12 +159,13 @@ static void fuzz_query(const char *q)
         check(strcmp(k.id, format) == 0); /* only canonical ids pass */
         bgapi_key_free(&k);
         grid_and_encode(&r, format);
+        bg_resolved_free(&r);
     } else if (format) {
         render_checked(&prob, format);
     }
     if (format) {
         bg_resolved zero;
-        memset(&zero, 0, sizeof zero);
+        bg_resolved_init(&zero);
         check(bgapi_key_build(&k, &zero, json) == 0);
         (void)bgapi_etag_matches(format, k.etag);
         bgapi_key_free(&k);
@@ -189,7 +206,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     bg_resolved r;
     bg_error err;
-    if (bg_resolve(&p, &r, &err) != BG_OK) {
+    bg_status st = bg_resolve(&p, &r, &err);
+    bg_params_free(&p);
+    if (st != BG_OK) {
         check(bgapi_problem_from_core(&prob, &err) == -1);
         check(prob.status == 422);
         render_checked(&prob, NULL);
@@ -199,5 +218,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ids_round_trip(&r, &k);
     grid_and_encode(&r, k.id);
     bgapi_key_free(&k);
+    bg_resolved_free(&r);
     return 0;
 }

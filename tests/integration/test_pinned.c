@@ -36,21 +36,21 @@ typedef struct {
 } pin;
 
 static const pin PINS[] = {
-    {"{}", "", "/v1/sources/Ag", "\"39ac0ea289bcb316-json-c1e1\"",
-     "application/json", 395, UINT64_C(0x3f90e684e1bb5f91)},
+    {"{}", "", "/v1/sources/Ag", "\"39ac0ea289bcb316-json-c1e2\"",
+     "application/json", 642, UINT64_C(0x30e20ac3d43744ef)},
     {"{\"divergence_mrad\":0.5,\"divsteps\":5,\"dispersion_percent\":0.1,"
      "\"dispsteps\":3}",
      "", "/v1/sources/AgIFA_yp8dJNYkA_CAMJ_Knx0k1iUD8",
-     "\"b8b6e2708082a02a-json-c1e1\"", "application/json", 3839,
-     UINT64_C(0x1fdf079035db19e4)},
+     "\"b8b6e2708082a02a-json-c1e2\"", "application/json", 4106,
+     UINT64_C(0x09324e659735e3b8)},
     {"{\"divergence_mrad\":0.5,\"divsteps\":25,\"dispersion_percent\":0.1,"
      "\"dispsteps\":9}",
      "?format=npy", "/v1/sources/AgIZA_yp8dJNYkA_CAkJ_Knx0k1iUD8",
-     "\"86f8b85625e1c1fe-npy-f8-c1e1\"", "application/x-npy", 179048,
+     "\"86f8b85625e1c1fe-npy-f8-c1e2\"", "application/x-npy", 179048,
      UINT64_C(0xf1ec5fe2612334ed)},
     {"{\"convention\": \"XDS\", \"energy_eV\": 9000}",
      "?format=bin&dtype=float32", "/v1/sources/Aguu3FvFAe_iPQwQDQE",
-     "\"bf95e18267e336fa-bin-f4-c1e1\"", "application/octet-stream", 84,
+     "\"bf95e18267e336fa-bin-f4-c1e2\"", "application/octet-stream", 84,
      UINT64_C(0x767de0c9211ffc6d)},
 };
 

@@ -11,7 +11,10 @@ an unknown id) and validates the problem+json the same way. Every value of the
 documented `format` and `dtype` query enums is asked for and must answer with a
 documented media type; the npz (by ?format= and by Accept) must load in numpy
 with the documented names, shapes and dtypes; the page at / must come with a
-Content-Security-Policy. Stops the server with SIGTERM and requires exit 0.
+Content-Security-Policy. Every example request body of POST /v1/sources (the
+beam models of docs/beams.md among them) is sent and its answer validated, each
+also as ?format=lam and ?format=dxtbx by GET of its id; and a model's 422 and
+400 name their fields. Stops the server with SIGTERM and requires exit 0.
 Prints 'N passed, N failed'.
 """
 import json
@@ -170,6 +173,7 @@ def main():
         csp = headers.get("Content-Security-Policy") or ""
         check(status == 200 and csp.startswith("default-src 'none'"),
               f"GET /: 200 with a Content-Security-Policy ({status}, {csp[:40]})")
+        check_examples(base, post, get, json_hdr)
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
@@ -219,6 +223,36 @@ def check_formats(base, get, grid_id):
     check((headers.get("Content-Type") or "") == "application/x-npz",
           f"{where}: Content-Type application/x-npz")
     check_npz(where, data, "float64", count)
+def check_examples(base, post, get, json_hdr):
+    """Every request example, its answer, and its lam and dxtbx exports."""
+    examples = post["requestBody"]["content"]["application/json"]["examples"]
+    for name, ex in examples.items():
+        where = f"POST /v1/sources (example {name})"
+        status, headers, data = request(base, "POST", "/v1/sources",
+                                        json.dumps(ex["value"]).encode(), json_hdr)
+        check(status == 200, f"{where}: 200 (got {status})")
+        check_response(post, where, status, headers, data)
+        if status != 200:
+            continue
+        check("summary" in json.loads(data), f"{where}: has a summary")
+        loc = headers.get("Content-Location", "")
+        for fmt in ("lam", "dxtbx"):
+            st, hd, body = request(base, "GET", f"{loc}?format={fmt}")
+            check_response(get, f"GET {fmt} of example {name}", st, hd, body)
+            check(st == 200, f"GET {fmt} of example {name}: 200 (got {st})")
+    for body, status, field in (
+            ({"spectrum": {"kind": "table", "lambda_A": [1, 1.1], "weights": [1, -1]}},
+             422, "spectrum.weights[1]"),
+            ({"spectrum": {"kind": "gaussian", "fwhm_eV": 1, "channels": 3, "channel_eV": 1},
+              "dispsteps": 3}, 422, "spectrum"),
+            ({"weights": {"normalize": "mean", "total_flux": 2}}, 422, "weights.total_flux"),
+            ({"divergence_profile": {"kind": "gaussian", "sigma_h_mrad": 1, "sigma": 1}},
+             400, "divergence_profile.sigma")):
+        where = f"POST /v1/sources ({field} refused)"
+        st, hd, data = request(base, "POST", "/v1/sources", json.dumps(body).encode(), json_hdr)
+        check_response(post, where, st, hd, data)
+        check(st == status and json.loads(data).get("field") == field,
+              f"{where}: {status} naming {field} (got {st}, {data[:120]!r})")
 
 
 def headers_etag(base, grid_id):

@@ -51,8 +51,9 @@ Test(config, defaults)
     cr_assert_eq(c.cache_mb, 256);
     cr_assert_eq(c.max_memory_mb, 4096);
     cr_assert_eq(c.max_sources, 20000000);
-    cr_assert_eq(c.max_body_kb, 64);
+    cr_assert_eq(c.max_body_kb, 1024); /* a 10,000-entry spectrum table */
     cr_assert_eq(c.max_text_mb, 256);
+    cr_assert_eq(c.max_header_kb, 64);
     cr_assert_eq(c.max_pending, 16);
     cr_assert_eq(c.drain_s, 10);
     cr_assert_eq(c.max_connections, 1024);

@@ -218,14 +218,18 @@ int bgt_request(const bgt_server *s, const char *method, const char *path,
                 const char *const *headers, const void *body, size_t len,
                 bgt_response *out)
 {
-    char url[2048];
+    /* the path may hold a long id (a table spectrum's, docs/beams.md) */
+    size_t url_len = strlen(s->base) + strlen(path) + 1;
+    char *url = malloc(url_len);
     growbuf b = {NULL, 0, 0}, h = {NULL, 0, 0};
     struct curl_slist *list = NULL;
-    CURL *c = curl_easy_init();
+    CURL *c = url != NULL ? curl_easy_init() : NULL;
     memset(out, 0, sizeof *out);
-    if (c == NULL)
+    if (c == NULL) {
+        free(url);
         return -1;
-    snprintf(url, sizeof url, "%s%s", s->base, path);
+    }
+    snprintf(url, url_len, "%s%s", s->base, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     set_method(c, method, body, len);
     for (int i = 0; headers != NULL && headers[i] != NULL; i++)
@@ -242,6 +246,7 @@ int bgt_request(const bgt_server *s, const char *method, const char *path,
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     curl_slist_free_all(list);
     curl_easy_cleanup(c);
+    free(url);
     out->body = b.data ? b.data : calloc(1, 1);
     out->len = b.len;
     out->headers = h.data ? h.data : calloc(1, 1);

@@ -85,6 +85,20 @@ expect 404 "unknown id" "$base/v1/sources/AAAA"
 expect 404 "unknown path" "$base/nope/%00%ff"
 expect 405 "wrong method" -X DELETE "$base/healthz"
 expect 200 "chunked upload" "${json[@]}" -H 'Transfer-Encoding: chunked' -d "$small" "$base/v1/sources"
+# The beam models (docs/beams.md): a table spectrum owns memory in every
+# copy of its resolved set (request, compute task, body task, stream).
+table='{"divergence_mrad":0.3,"divsteps":5,"spectrum":{"kind":"table","lambda_A":[1.0,1.001,1.002],"weights":[1,2,1]},"divergence_profile":{"kind":"gaussian","sigma_h_mrad":0.1,"sigma_v_mrad":0.1},"weights":{"normalize":"mean"}}'
+bigtable='{"divergence_mrad":1,"divsteps":60,"round_div":false,"spectrum":{"kind":"table","energy_eV":[9000,9001,9002],"weights":[1,0,3]}}'
+for f in json npy txt lam dxtbx; do
+  expect 200 "table spectrum as $f" "${json[@]}" -d "$table" "$base/v1/sources?format=$f"
+  expect 200 "large table-spectrum grid as $f (pool)" "${json[@]}" -d "$bigtable" "$base/v1/sources?format=$f"
+done
+tloc=$(curl -s -o /dev/null -w '%header{content-location}' "${json[@]}" -d "$table" "$base/v1/sources")
+expect 200 "table spectrum by id" "$base$tloc?format=dxtbx"
+expect 200 "Gaussian quantiles" "${json[@]}" -d '{"hdivsteps":3,"spectrum":{"kind":"gaussian","sampling":"quantiles","fwhm_eV":5,"channels":4},"divergence_profile":{"kind":"gaussian","sampling":"quantiles","sigma_h_mrad":0.1,"sigma_v_mrad":0.1}}' "$base/v1/sources?format=lam"
+expect 422 "table weight refused" "${json[@]}" -d '{"spectrum":{"kind":"table","lambda_A":[1,2],"weights":[1,-1]}}' "$base/v1/sources"
+expect 400 "table weight of a wrong type" "${json[@]}" -d '{"spectrum":{"kind":"table","lambda_A":[1,2],"weights":[1,"x"]}}' "$base/v1/sources"
+expect 422 "bad .lam line" "${json[@]}" -d '{"spectrum":{"kind":"lam","text":"# h\n1.0 2.0\n"}}' "$base/v1/sources"
 # Many distinct grids: the 1 MiB cache evicts.
 for i in $(seq 1 12); do
   curl -s -o /dev/null "${json[@]}" -d "{\"divergence_mrad\":0.5,\"divsteps\":40,\"lambda_A\":1.$i}" "$base/v1/sources?format=txt" || true
