@@ -32,7 +32,7 @@ What it does on the wire (README, "Python client"; docs/formats.md for npz):
 generate_sources_from_divergence_dispersion takes the port's function's
 already-resolved arguments (counts, ranges in radians, a dispersion
 fraction, a wavelength in metres, vectors) and maps them to request fields
-that the server resolves back to exactly those values (TORCH.md's rules:
+that the server resolves back to exactly those values (docs/torch.md's rules:
 count, range and step all given are used as given; mrad * 0.001, percent /
 100, Angstrom * 1e-10 are inverted bit-exactly). Arguments no request can
 carry raise NotExpressible (a ValueError) naming the argument; see
@@ -362,7 +362,7 @@ def fetch(grid_id, fmt="npz", dtype=None, base_url=None, client=None):
 
 # ---- the PyTorch port's call -------------------------------------------
 
-# How the server turns request fields into the port's values (TORCH.md):
+# How the server turns request fields into the port's values (docs/torch.md):
 # mrad * 0.001 (not / 1000), percent / 100.0, Angstrom * 1e-10.
 def _mrad_to_rad(x):
     return x * 0.001
@@ -436,7 +436,7 @@ def _axis_fields(prefix, p, what):
     count 1: no field (the port's single angle 0 ignores range and step).
     count >= 2, step == range / (count - 1) (what the CLI derives, and a
     zero range with a zero step): count and range; the server derives the
-    same step with the same division (TORCH.md rule 7).
+    same step with the same division (docs/torch.md, rule 7).
     count >= 2, another step > 0, range >= 0: all three given, used as
     given (rule 8).
     Not expressible: a negative count (the port's arange fails), a negative
@@ -523,7 +523,7 @@ def _wavelength_fields(lam):
     return {"lambda_A": _preimage(lam, _angstrom_to_m, lam / 1e-10, "central_wavelength_m")}
 
 
-# the fallback when nothing is left: a zero count on an axis (TORCH.md 2,
+# the fallback when nothing is left: a zero count on an axis (docs/torch.md,
 # rule 5: a range of 0 with a step and no count gives count 0)
 _EMPTY_AXIS = {"hdivrange_mrad": 0.0, "hdivstep_mrad": 1.0}
 

@@ -333,7 +333,7 @@ Test(request, unknown_field_suggests_closest)
     cr_expect_str_eq(prob.field, "divergence");
     cr_expect_str_eq(prob.detail,
                      "\"divergence\" is not a parameter of POST /v1/sources; "
-                     "did you mean `divergence_mrad`?");
+                     "did you mean `divergence_mrad`, `divergence_profile`?");
 
     cr_assert_eq(parse("{\"energy_keV\": 12.4}", &p, &prob), -1);
     cr_expect_not_null(strstr(prob.detail, "did you mean `energy_eV`?"), "%s",

@@ -9,7 +9,7 @@ startup line) and stopped with SIGTERM (exit 0 required).
 - Offline: the port-shaped call's mapping. For every golden-torch case
   (tests/golden-torch, computed by the port itself) and for random
   arguments, the request port_request() makes is resolved again here with
-  the port's own rules (TORCH.md section 2, written out independently in
+  the port's own rules (docs/torch.md "Resolving count, range and step", written out independently in
   resolve_like_port) and must give back exactly the function's arguments;
   what cannot be requested raises NotExpressible. Retry-After parsing.
 - Default semantics: sources() in npz (f8, f4), npy and json give the same
@@ -108,7 +108,7 @@ def wait_for(cond, what, timeout=10.0):
         time.sleep(0.01)
 
 
-# ---- TORCH.md section 2, written out here (not the client's code) --------
+# ---- docs/torch.md "Resolving count, range and step", written out here (not the client's code)
 
 def auto_select(count, rng, step, default_range):
     count = -1 if count is None else count
