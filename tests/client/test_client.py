@@ -21,7 +21,9 @@ startup line) and stopped with SIGTERM (exit 0 required).
   fit: bounded retries, each after the Retry-After the server sent, then
   BeamgridError 503 (the server counted every attempt). A grid that fits
   once a stalled download of another grid is dropped: one 503, then 200.
-- nanobrag_torch semantics (skipped until the server has it): every golden
+- Beam models: every grid case of tests/golden-beams as npz (f8 to 1e-12,
+  f4 the f8 values rounded).
+- nanobrag_torch semantics (a server without it fails): every golden
   case through generate_sources_from_divergence_dispersion and through
   sources(), counts, weights and wavelengths exact, directions within the
   golden tolerances.
@@ -430,13 +432,56 @@ def server_has_torch_semantics(url):
         return False
 
 
+class GoldenBeamsNpz(unittest.TestCase):
+    """Every golden-beams grid (tests/golden-beams, docs/beams.md) as npz
+    through the client: the same directions, weights and wavelengths as the
+    case, to 1e-12 relative (1e-15 absolute near zero), in float64; and the
+    float32 npz the float64 values rounded."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.srv.stop()
+        if code != 0:
+            raise AssertionError("server exit %d" % code)
+
+    def close(self, got, want, what):
+        want = np.asarray(want, dtype=np.float64)
+        self.assertEqual(got.shape, want.shape, what)
+        ok = np.abs(got - want) <= np.maximum(1e-12 * np.abs(want), 1e-15)
+        self.assertTrue(ok.all(), "%s: %d values off, first at %s" %
+                        (what, int((~ok).sum()), np.argwhere(~ok)[:1].tolist()))
+
+    def test_every_case_as_npz(self):
+        cases = [load(p) for p in sorted(glob.glob(os.path.join(
+            HERE, "..", "golden-beams", "*.json")))]
+        grids = [c for c in cases if "count" in c]
+        self.assertGreaterEqual(len(grids), 8)
+        client = bg.Client(self.srv.url)
+        for c in grids:
+            with self.subTest(case=c["why"]):
+                g = client.sources(c["request"], fmt="npz")
+                self.assertEqual(len(g.weights), c["count"])
+                self.close(g.directions, c["directions"], "directions")
+                self.close(g.weights, c["weights"], "weights")
+                self.close(g.wavelengths, c["wavelengths_m"], "wavelengths")
+                f = client.sources(c["request"], fmt="npz", dtype="float32")
+                self.assertEqual(f.weights.dtype, np.float32)
+                self.assertTrue(np.array_equal(f.weights, g.weights.astype(np.float32)))
+                self.assertTrue(np.array_equal(f.wavelengths,
+                                               g.wavelengths.astype(np.float32)))
+
+
 class TorchSemantics(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.srv = Server()
         if not server_has_torch_semantics(cls.srv.url):
             cls.srv.stop()
-            raise unittest.SkipTest('the server has no "semantics": "nanobrag_torch" yet')
+            raise AssertionError('the server refuses "semantics": "nanobrag_torch"')
 
     @classmethod
     def tearDownClass(cls):
