@@ -9,7 +9,8 @@
  * models, each naming its field; a 1,000-channel table by GET of its id;
  * a 10,000-entry table within the default body limit (refused clearly for
  * its id length unless strided). Inline and streamed (--inline-max-kb 0).
- * (npz: another branch adds it; its check goes here once merged.) */
+ * The npz of every case is checked by tests/client/test_client.py
+ * (GoldenBeamsNpz), with numpy. */
 #include <criterion/criterion.h>
 #include <glob.h>
 #include <jansson.h>
