@@ -214,6 +214,51 @@ def check_error(driver, base, body, field, value, shot):
     return status
 
 
+def submit_and_wait(driver, state):
+    driver.find_element(By.ID, "submit").click()
+    WebDriverWait(driver, 60).until(
+        lambda d: d.find_element(By.ID, "result").get_attribute("data-state") == state)
+
+
+def check_torch(driver, base, body):
+    """The port's semantics from the form: the API's count for the same
+    request, and the picture names the semantics."""
+    fill(driver, "semantics", "nanobrag_torch")
+    fill(driver, "dtype", "float64")
+    fill(driver, "hdivsteps", "15")  # the port never reads divsteps
+    fill(driver, "vdivsteps", "15")
+    status, _, answer = api_post(base, dict(body, semantics="nanobrag_torch", dtype="float64",
+                                            hdivsteps=15, vdivsteps=15))
+    count = json.loads(answer)["count"]
+    check(status == 200 and count > 100, f"the API answers the port's request ({count})")
+    submit_and_wait(driver, "done")
+    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "count").text == str(count))
+    check(driver.find_element(By.ID, "count").text == str(count),
+          f"nanobrag_torch: the page shows the API's count ({count})")
+    label = driver.find_element(By.CSS_SELECTOR, "#picture svg text.semantics").text
+    check("nanobrag_torch (float64)" in label, f"the picture names the semantics ({label!r})")
+    for name in ("semantics", "dtype", "hdivsteps", "vdivsteps"):
+        fill(driver, name, "")
+
+
+def check_model_error(driver, base, body):
+    """A beam model's 422, named down to the entry (spectrum.weights[1]), is
+    shown beside the spectrum field."""
+    spectrum = {"kind": "table", "lambda_A": [1.2, 1.21], "weights": [1, -1]}
+    for name in ("dispersion_percent", "dispsteps"):
+        fill(driver, name, "")
+    fill(driver, "spectrum", json.dumps(spectrum))
+    submit_and_wait(driver, "error")
+    bad = {k: v for k, v in body.items() if k not in ("dispersion_percent", "dispsteps")}
+    status, _, problem = api_post(base, dict(bad, spectrum=spectrum))
+    problem = json.loads(problem)
+    shown = driver.find_element(By.CSS_SELECTOR, '.err[data-err-for="spectrum"]').text
+    check(status == 422 and problem.get("field") == "spectrum.weights[1]"
+          and shown == problem["detail"],
+          f"spectrum.weights[1]: the 422 detail is beside the spectrum field ({shown!r})")
+    driver.save_screenshot(os.path.join(OUT, "page-error-model.png"))
+
+
 def main():
     proc, base = start_server()
     profile = tempfile.mkdtemp(prefix="page_test_")
@@ -257,6 +302,9 @@ def main():
         s2 = check_error(driver, base, body, "dispsteps", "many",
                          os.path.join(OUT, "page-error-type.png"))
         check(s2 == 400, f"a wrong type is 400 ({s2})")
+        fill(driver, "dispsteps", "5")
+        check_torch(driver, base, body)
+        check_model_error(driver, base, body)
         errors = console_errors(driver, allowed=(" 422 ", " 400 "))
         check(not errors, f"no console error but the refused requests ({errors})")
     finally:
