@@ -677,10 +677,6 @@ static enum MHD_Result send_slot(bgs_request *req)
 
 static enum MHD_Result respond_grid(bgs_request *req)
 {
-    bgapi_problem p;
-    if (req->repr.format == BGAPI_FMT_NPZ &&
-        bgapi_npz_check(count_of(req), req->repr.dtype, &p) != 0)
-        return bgs_respond_problem(req, &p);
     if (block_repr(req->repr))
         return send_entry_body(req);
     return send_slot(req);
@@ -729,32 +725,47 @@ static enum MHD_Result compute(bgs_request *req)
     return respond_entry(req);
 }
 
-/* A JSON or txt answer past --max-text-mb, estimated at TEXT_BYTES_EST a
- * source before anything is computed: 422 naming npy and bin (README,
- * Limits). The rectangle's count bounds the real one, so the exact count
- * is taken only for grids near the limit. */
+/* Sources in the rectangle of *r's axes times its channels: a bound of
+ * the real count (docs/beams.md: a spectrum's channels replace the
+ * dispersion steps), cheap to take before counting. */
+static double rectangle_sources(const bg_resolved *r)
+{
+    double channels = r->spectrum.form != BG_SPEC_NONE ? (double)r->spectrum.n
+                                                       : (double)r->disp.count;
+    return (double)r->hdiv.count * (double)r->vdiv.count * channels;
+}
+
+/* An answer too large for its format, refused before anything is
+ * computed: JSON or txt past --max-text-mb, estimated at TEXT_BYTES_EST a
+ * source (422 naming npy and bin: README, Limits), and an npz past 4 GiB
+ * (docs/formats.md). The rectangle bounds the real count, so the exact
+ * count is taken only for grids near a limit. */
 #define TEXT_BYTES_EST 120u
-static bool text_too_large(bgs_request *req, bgapi_problem *p)
+static bool too_large_for_format(bgs_request *req, bgapi_problem *p)
 {
     const bg_resolved *r = &req->resolved;
-    uint64_t limit = (uint64_t)req->srv->cfg.max_text_mb << 20, n;
-    if (limit == 0 || (req->repr.format != BGAPI_FMT_JSON &&
-                       req->repr.format != BGAPI_FMT_TXT))
-        return false;
-    double rect =
-        (double)r->hdiv.count * (double)r->vdiv.count * (double)r->disp.count;
-    if (rect * TEXT_BYTES_EST <= (double)limit ||
+    bgapi_format f = req->repr.format;
+    bool text = f == BGAPI_FMT_JSON || f == BGAPI_FMT_TXT;
+    uint64_t limit = text ? (uint64_t)req->srv->cfg.max_text_mb << 20
+                     : f == BGAPI_FMT_NPZ ? BGAPI_NPZ_MAX
+                                          : 0;
+    double per =
+        text ? TEXT_BYTES_EST : 5.0 * (req->repr.dtype == BG_F32 ? 4.0 : 8.0);
+    uint64_t n;
+    if (limit == 0 || rectangle_sources(r) * per <= (double)limit ||
         bg_grid_count(r, (uint64_t)req->srv->cfg.max_sources, &n, NULL, NULL) !=
-            BG_OK ||
-        n * TEXT_BYTES_EST <= limit)
+            BG_OK)
         return false;
-    const char *fmt = req->repr.format == BGAPI_FMT_JSON ? "json" : "txt";
+    if (!text)
+        return bgapi_npz_check(n, req->repr.dtype, p) != 0;
+    if (n * TEXT_BYTES_EST <= limit)
+        return false;
     bgapi_problem_set(
         p, 422, "too-large-for-format", NULL, "format",
         "%llu sources as %s would be about %llu MiB, past the limit of "
         "%lld MiB (--max-text-mb); ask for ?format=npy or ?format=bin "
         "(40 bytes a source, 20 with dtype=float32) or a smaller grid",
-        (unsigned long long)n, fmt,
+        (unsigned long long)n, f == BGAPI_FMT_JSON ? "json" : "txt",
         (unsigned long long)((n * TEXT_BYTES_EST) >> 20),
         (long long)req->srv->cfg.max_text_mb);
     return true;
@@ -764,7 +775,7 @@ static bool text_too_large(bgs_request *req, bgapi_problem *p)
 static enum MHD_Result serve(bgs_request *req)
 {
     bgapi_problem p;
-    if (text_too_large(req, &p))
+    if (too_large_for_format(req, &p))
         return bgs_respond_problem(req, &p);
     req->repr_tag = bgapi_repr_tag(req->repr);
     if (req->route.id == BGAPI_ROUTE_SOURCES_GET &&

@@ -2,7 +2,9 @@
  * server: a grid whose JSON or txt answer would pass the limit gets a 422
  * problem naming the count, the limit and the better formats (npy, bin),
  * on POST and on GET by id, before anything is computed; the same grid as
- * npy or bin is served, and a grid under the limit is served as JSON. */
+ * npy or bin is served, and a grid under the limit is served as JSON; a
+ * spectrum's channels count; and an npz past 4 GiB is refused before it is
+ * computed. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -138,4 +140,65 @@ Test(text_limit, variable_and_zero)
     expect_too_large(&r, "json");
     bgt_response_free(&r);
     cr_assert_eq(bgt_server_stop(&other, 10), 0);
+}
+
+/* The type slug and field of problem r, and that nothing was computed. */
+static void expect_refused(bgt_response *r, const char *slug, double grids0,
+                           double grids_now)
+{
+    cr_assert_eq(r->status, 422, "%ld: %.300s", r->status, r->body);
+    json_t *j = json_loadb(r->body, r->len, 0, NULL);
+    cr_assert_not_null(j, "%s", r->body);
+    char type[96];
+    snprintf(type, sizeof type, "urn:beamgrid:problem:%s", slug);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "type")), type);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "field")), "format");
+    json_decref(j);
+    cr_expect_eq(grids_now, grids0, "refused before computing");
+}
+
+/* A spectrum's channels count as the dispersion steps do: 2,000 channels
+ * on a 10 x 10 divergence grid are past 1 MiB of JSON though the axes'
+ * rectangle alone (100 points) is not. */
+Test(text_limit, a_spectrums_channels_count)
+{
+    double grids0 = metric("beamgrid_grids_computed_total");
+    bgt_response r;
+    cr_assert_eq(bgt_post_json(&srv, "/v1/sources",
+                               "{\"energy_eV\":9000,\"divergence_mrad\":0.5,"
+                               "\"divsteps\":10,\"spectrum\":{\"kind\":"
+                               "\"gaussian\",\"fwhm_eV\":10,\"channels\":2000,"
+                               "\"channel_eV\":0.01}}",
+                               NULL, &r),
+                 0);
+    expect_refused(&r, "too-large-for-format", grids0,
+                   metric("beamgrid_grids_computed_total"));
+    cr_expect_not_null(strstr(r.body, "?format=npy"), "%s", r.body);
+    bgt_response_free(&r);
+}
+
+/* An npz past 4 GiB (no ZIP64: docs/formats.md) is refused before the
+ * 108-million-source grid is computed, naming npy and bin. */
+Test(text_limit, npz_past_4_gib_refused_before_computing, .timeout = 60)
+{
+    bgt_server big;
+    static const char *const flags[] = {"--max-sources", "200000000", NULL};
+    cr_assert_eq(bgt_server_start(&big, flags), 0);
+    bgt_response m;
+    cr_assert_eq(bgt_request(&big, "GET", "/metrics", NULL, NULL, 0, &m), 0);
+    double grids0 = bgt_metric(m.body, "beamgrid_grids_computed_total");
+    bgt_response_free(&m);
+    bgt_response r;
+    cr_assert_eq(bgt_post_json(&big, "/v1/sources?format=npz",
+                               "{\"round_div\":false,\"divergence_mrad\":1,"
+                               "\"divsteps\":10400}",
+                               NULL, &r),
+                 0);
+    cr_assert_eq(bgt_request(&big, "GET", "/metrics", NULL, NULL, 0, &m), 0);
+    expect_refused(&r, "npz-too-large", grids0,
+                   bgt_metric(m.body, "beamgrid_grids_computed_total"));
+    bgt_response_free(&m);
+    cr_expect_not_null(strstr(r.body, "npy"), "%s", r.body);
+    bgt_response_free(&r);
+    cr_assert_eq(bgt_server_stop(&big, 10), 0);
 }
