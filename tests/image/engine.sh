@@ -34,7 +34,10 @@ pick_engine() {
     "") if docker_works; then ENGINE=docker; elif podman_works; then ENGINE=podman; fi ;;
     *) echo "BEAMGRID_ENGINE must be docker or podman, not '$BEAMGRID_ENGINE'" >&2 ;;
   esac
-  if [ -z "$ENGINE" ]; then
+  if [ -z "$ENGINE" ] && [ -n "${BEAMGRID_ENGINE:-}" ]; then
+    echo "no container engine: BEAMGRID_ENGINE=$BEAMGRID_ENGINE does not work here" >&2
+    return 1
+  elif [ -z "$ENGINE" ]; then
     echo "no container engine: neither a working docker (daemon reachable) nor podman" \
       "(make image installs podman, runc and debootstrap with apt-get; that failed or" \
       "was not possible here)" >&2

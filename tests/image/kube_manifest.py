@@ -6,9 +6,7 @@ needs it:
   - the named container port gets hostIP 127.0.0.1 and hostPort PORT, since
     podman publishes a containerPort without them on 0.0.0.0:8080;
   - the container's image: IMAGE (the one make image built);
-  - the pod's name prefix: NAME (so that runs never collide);
-  - a probe's named port (port: http) becomes its number: podman 4.3 turns
-    the livenessProbe into a healthcheck but resolves a named port to 0.
+  - the pod's name prefix: NAME (so that runs never collide).
 Probes, security context, resources, envFrom and volumes are untouched.
 
 Usage: kube_manifest.py K8S_DIR PORT IMAGE NAME > play.yaml
@@ -30,11 +28,6 @@ for p in container["ports"]:
     if p.get("name") == "http":
         p["hostIP"] = "127.0.0.1"
         p["hostPort"] = port
-by_name = {p["name"]: p["containerPort"] for p in container["ports"] if "name" in p}
-for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
-    get = container.get(kind, {}).get("httpGet")
-    if get and isinstance(get["port"], str):
-        get["port"] = by_name[get["port"]]
 cm_name = cm["metadata"]["name"]
 refs = [e["configMapRef"]["name"] for e in container.get("envFrom", [])]
 if cm_name not in refs:

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """The Deployment's own probes, run the way the kubelet runs them, against
-a pod that `podman kube play` started (make image-test). Podman 4 turns only
-the livenessProbe into a healthcheck and ignores the startup and readiness
-probes, so this does what the kubelet would:
+a pod that `podman kube play` started (make image-test). Podman 4.3 ignores
+the startup and readiness probes, and turns the livenessProbe into an
+in-container `curl` healthcheck (with a named port resolved to 0), which
+needs curl in the image and systemd timers to run; the kubelet probes from
+outside the container. So this does what the kubelet would:
   1. startupProbe: a GET every periodSeconds until one succeeds; failing
      failureThreshold times in a row fails the pod (the kubelet kills it);
   2. readinessProbe, once started: successThreshold successes in a row make

@@ -19,9 +19,9 @@
 #      replica is stopped (docker/podman stop) under load;
 #   4. podman kube play of deploy/k8s's ConfigMap and Deployment (one
 #      replica; tests/image/kube_manifest.py): the pod becomes ready through
-#      the manifest's own probes (tests/image/kube_probe.py), podman's
-#      healthcheck from the livenessProbe passes, the ConfigMap's settings
-#      are in the environment, it answers like build/beamgrid, runs as uid
+#      the manifest's own probes, run from outside as the kubelet does
+#      (tests/image/kube_probe.py), the ConfigMap's settings are in the
+#      environment, it answers like build/beamgrid, runs as uid
 #      10001 on a read-only root filesystem, and stops with exit 0.
 # Prints the image size. No container engine: says so and fails. Every
 # step is bounded; a trap removes the containers, pods and files it made,
@@ -128,16 +128,28 @@ rootfs_read_only() {
     ! "$ENGINE" exec "$1" sh -c ': > /probe' 2>/dev/null &&
     "$ENGINE" exec "$1" sh -c ': > /tmp/probe'
 }
-# healthcheck NAME: the container's HEALTHCHECK, run now.
+# healthcheck_cmd NAME: the container's HEALTHCHECK command (shell form).
+healthcheck_cmd() {
+  "$ENGINE" inspect --format '{{json .Config.Healthcheck.Test}}' "$1" |
+    "$py" -c 'import json, sys; t = json.load(sys.stdin); print(t[1] if t and t[0] == "CMD-SHELL" else "")'
+}
+# healthcheck NAME: the container's HEALTHCHECK, run now by the engine
+# (podman), or as the engine would (docker exec of the command).
 healthcheck() {
   if [ "$ENGINE" = podman ]; then
     podman healthcheck run "$1" >/dev/null 2>>"$tmp/engine.log"
   else
     local cmd
-    cmd=$(docker inspect --format '{{json .Config.Healthcheck.Test}}' "$1" |
-      "$py" -c 'import json, sys; t = json.load(sys.stdin); print(t[1] if t[0] == "CMD-SHELL" else "")')
+    cmd=$(healthcheck_cmd "$1")
     [ -n "$cmd" ] && docker exec "$1" sh -c "$cmd"
   fi
+}
+# healthcheck_fails_elsewhere NAME: the same command pointed at a port
+# where nothing listens fails (the probe can fail).
+healthcheck_fails_elsewhere() {
+  local cmd
+  cmd=$(healthcheck_cmd "$1")
+  [ -n "$cmd" ] && ! timeout 10 "$ENGINE" exec -e BEAMGRID_PORT=9 "$1" sh -c "$cmd" >/dev/null 2>&1
 }
 show_logs() {
   local c
@@ -214,6 +226,7 @@ check "its process runs as uid 10001, seen from the host (uid $(ctr_uid "$one"))
 check "id -u inside is 10001" [ "$(eng exec "$one" id -u)" = 10001 ]
 check "its root filesystem refuses writes; /tmp (tmpfs) takes them" rootfs_read_only "$one"
 check "the HEALTHCHECK passes ($ENGINE)" healthcheck "$one"
+check "the HEALTHCHECK fails against a port where nothing listens" healthcheck_fails_elsewhere "$one"
 if [ "$ENGINE" = podman ]; then
   check "podman reports it healthy" \
     [ "$(podman inspect --format '{{.State.Health.Status}}' "$one")" = healthy ]
@@ -416,7 +429,6 @@ if [ "$kube_ok" = 1 ]; then
     cond 'timeout 120 podman kube play "$kube_yaml" >>"$tmp/engine.log" 2>&1 && ctr_running "$kc"'
   check "ready through the manifest's probes (startup, readiness, liveness)" \
     "$py" "$repo/tests/image/kube_probe.py" "$kube_yaml"
-  check "podman's healthcheck from the livenessProbe passes" healthcheck "$kc"
   check "the ConfigMap's settings are in its environment (BEAMGRID_CACHE_MB=256, BEAMGRID_THREADS=2)" \
     cond 'env=$(podman exec "$kc" env) && grep -qx BEAMGRID_CACHE_MB=256 <<<"$env" && grep -qx BEAMGRID_THREADS=2 <<<"$env"'
   same_as_host kube "$ku"
