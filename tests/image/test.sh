@@ -240,9 +240,10 @@ big='{"divergence_mrad":1,"divsteps":101,"dispersion_percent":0.2,"dispsteps":21
 st=$(req big "${json[@]}" --data-raw "$big" "$u1/v1/sources")
 bigloc=$(hdr big content-location)
 check "a large grid for slow downloads (got $st, $bigloc)" cond '[ "$st" = 200 ] && [ -n "$bigloc" ]'
-# Three downloads of ~7 MB read at ~1.6 MB/s: several seconds in flight.
+# Three downloads of ~7 MB read at ~3 MB/s: seconds in flight, well inside
+# the drain.
 for i in 1 2 3; do
-  "$py" "$repo/tests/deploy/slow_get.py" 127.0.0.1 "$p1" "$bigloc?format=npy" 32768 0.02 >"$tmp/slow$i.out" &
+  "$py" "$repo/tests/deploy/slow_get.py" 127.0.0.1 "$p1" "$bigloc?format=npy" 65536 0.02 >"$tmp/slow$i.out" &
   pids+=("$!")
 done
 slow_pids=("${pids[@]}")
@@ -298,8 +299,9 @@ cut=$(cat "$tmp/client_1" "$tmp/client_2" | awk '!($1 == 0 && ($2 == 200 || $2 =
 check "the posting clients: $posted answered 200, none cut or failed ($cut)" \
   cond '[ "$posted" -gt 0 ] && [ "$cut" = 0 ]'
 [ "$cut" = 0 ] || sort "$tmp/client_1" "$tmp/client_2" | uniq -c
+eng logs "$one" >"$tmp/one.log" 2>&1 || true
 check "its log says it drained and exited cleanly" \
-  cond 'eng logs "$one" 2>&1 | grep -q "\"event\":\"draining\"" && eng logs "$one" 2>&1 | grep -q "clean exit"'
+  cond 'grep -q "\"event\":\"draining\"" "$tmp/one.log" && grep -q "clean exit" "$tmp/one.log"'
 [ "$FAILED" = "$f0" ] || show_logs "$one"
 
 echo "== two replicas behind deploy/nginx/beamgrid.conf, on one network"
@@ -354,8 +356,10 @@ for i in 1 2 3 4 5 6; do
   [ "$st" = 200 ] && cmp -s "$tmp/lbget$i.b" "$tmp/rget1.b" || bad=$((bad + 1))
 done
 check "6 GETs of the id through nginx: all 200 with the same bytes ($bad not)" [ "$bad" = 0 ]
-nginx_log() { eng logs "$tag-nginx" 2>/dev/null; }
-served() { nginx_log | grep "GET $id" | grep -c "upstream=127.0.0.1:$1" || true; }
+served() {
+  eng logs "$tag-nginx" >"$tmp/nginx.log" 2>/dev/null || true
+  grep "GET $id" "$tmp/nginx.log" | grep -c "upstream=127.0.0.1:$1" || true
+}
 check "GET by id answered through nginx by replica 1 ($(served 8081)) and replica 2 ($(served 8082))" \
   cond '[ "$(served 8081)" -gt 0 ] && [ "$(served 8082)" -gt 0 ]'
 
