@@ -136,6 +136,9 @@ fi
 echo "$ENGINE ${build[*]} $repo"
 ENG_TIMEOUT=1500 eng "${build[@]}" "$repo"
 total_s=$((SECONDS - start))
+# Each change of the sources leaves the previous build's untagged stages
+# behind; drop those older than a day (recent ones are the layer cache).
+eng image prune -f --filter until=24h >/dev/null 2>&1 || true
 size=$(image_size "$IMAGE")
 echo "image: $IMAGE, $size bytes ($((size / 1024 / 1024)) MiB)"
 echo "time: base ${base_s} s, build $((total_s - base_s)) s, total ${total_s} s"
