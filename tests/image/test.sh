@@ -90,7 +90,9 @@ run_ctr() {
   local name=$1
   shift
   ctrs+=("$name")
-  eng run -d --name "$name" "${RUN_FLAGS[@]}" "$@" >/dev/null 2>>"$tmp/engine.log"
+  if ! eng run -d --name "$name" "${RUN_FLAGS[@]}" "$@" >/dev/null 2>>"$tmp/engine.log"; then
+    not_ok "$ENGINE run $name: $(grep -v systemd "$tmp/engine.log" | tail -n 3)"
+  fi
 }
 # As deploy/compose.yaml runs a replica.
 hardened=(--read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges
@@ -320,7 +322,8 @@ lb=http://127.0.0.1:$lbp
 publish=(-p "127.0.0.1:$lbp:8080" -p "127.0.0.1:$r1p:8081" -p "127.0.0.1:$r2p:8082")
 if [ "$ENGINE" = podman ]; then
   pods+=("$tag-pod")
-  podman pod create --name "$tag-pod" "${publish[@]}" >/dev/null 2>>"$tmp/engine.log"
+  check "podman pod create $tag-pod (ports 8080, 8081, 8082 on 127.0.0.1)" \
+    cond 'podman pod create --name "$tag-pod" "${publish[@]}" >/dev/null 2>>"$tmp/engine.log"'
   net=(--pod "$tag-pod")
 else
   # A container that only holds the network namespace, like a pod's infra.
