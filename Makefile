@@ -309,7 +309,7 @@ image-check: deps
 image: image-engine
 	IMAGE=$(IMAGE) tests/image/build.sh
 
-image-test: image all
+image-test: deps image all
 	IMAGE=$(IMAGE) BEAMGRID_BIN=$(BUILD)/beamgrid timeout 1200 tests/image/test.sh
 
 # podman and friends, unless docker works (or BEAMGRID_ENGINE=podman); a
