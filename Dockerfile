@@ -43,6 +43,7 @@ RUN apt-get update \
       libjansson4 \
       libmicrohttpd12 \
       libuv1 \
+      zlib1g \
  && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 beamgrid \
