@@ -5,7 +5,8 @@
  * the HTTP daemon, then one JSON line on stdout naming the address. On
  * SIGTERM or SIGINT the drain starts: /readyz and every new request answer
  * 503 (with Connection: close), the listening socket is quiesced, and a
- * timer polls until no request is in flight or --drain-s has passed; then
+ * timer polls until no request is in flight and the kernel has delivered
+ * every byte of their responses (sendq.h), or --drain-s has passed; then
  * the daemon stops, the handles close and the loop returns. SIGHUP reopens
  * the log file. A second timer sweeps the request deadlines
  * (--request-timeout-s, guard.c). The token and TLS files are read before
@@ -21,6 +22,7 @@
 
 #include "server/http.h"
 #include "server/log.h"
+#include "server/sendq.h"
 #include "server/server.h"
 
 #define DRAIN_POLL_MS 20
@@ -34,6 +36,7 @@ typedef struct {
     uv_timer_t sweep_timer;
     uint64_t drain_deadline; /* uv_now() ms */
     MHD_socket listen_fd;
+    unsigned port; /* the port it listens on, for sendq.h */
 } runtime;
 
 static void close_handles(runtime *rt)
@@ -72,14 +75,27 @@ static void drain_expired(runtime *rt, int64_t inflight)
     }
 }
 
+/* Bytes of finished responses the kernel still holds for clients: the
+ * process must outlive them in a container (sendq.h). */
+static void drain_unsent_expired(unsigned long long unsent, long long drain_s)
+{
+    bgs_log_event(BGS_LOG_WARN, "drain_timeout",
+                  "%llu response bytes still unsent after %lld s", unsent,
+                  drain_s);
+}
+
 static void drain_tick(uv_timer_t *t)
 {
     runtime *rt = t->data;
     int64_t inflight = bgs_metrics_inflight(rt->srv.metrics);
-    if (inflight > 0 && uv_now(&rt->loop) < rt->drain_deadline)
+    unsigned long long unsent = inflight > 0 ? 0 : bgs_sendq_unsent(rt->port);
+    bool early = uv_now(&rt->loop) < rt->drain_deadline;
+    if (early && (inflight > 0 || unsent > 0))
         return;
     if (inflight > 0)
         drain_expired(rt, inflight);
+    else if (unsent > 0)
+        drain_unsent_expired(unsent, (long long)rt->srv.cfg.drain_s);
     uv_timer_stop(t);
     stop_daemon(rt);
     close_handles(rt);
@@ -206,7 +222,8 @@ int bgs_server_run(const bgs_config *cfg)
         bgs_log_event(BGS_LOG_ERROR, "start_failed", "could not start");
         return 1;
     }
-    announce(&rt, bgs_http_port(rt.srv.daemon));
+    rt.port = bgs_http_port(rt.srv.daemon);
+    announce(&rt, rt.port);
     uv_run(&rt.loop, UV_RUN_DEFAULT);
     uv_loop_close(&rt.loop);
     bgs_compute_free(rt.srv.compute); /* after the daemon: no request left */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The deploy test (make deploy-test):
-#   lint every script in deploy/, tests/deploy/ and tests/ops/ with the
+#   lint every script in deploy/, tests/deploy/, tests/ops/ and tests/image/ with the
 #   linter shellcheck;
 #   the Kubernetes manifests against the Kubernetes JSON schemas
 #   (kubernetes-models, npm) and the field checks of k8s_check.py, which
@@ -44,7 +44,7 @@ shellcheck_all() {
   while IFS= read -r s; do
     n=$((n + 1))
     if shellcheck -x -P SCRIPTDIR "$s"; then echo "ok   shellcheck $s"; else bad=$((bad + 1)); echo "FAIL shellcheck $s"; fi
-  done < <(find deploy tests/deploy tests/ops -name node_modules -prune -o -name '*.sh' -print | sort)
+  done < <(find deploy tests/deploy tests/ops tests/image -name node_modules -prune -o -name '*.sh' -print | sort)
   echo "shellcheck: $((n - bad)) passed, $bad failed"
 }
 
