@@ -55,6 +55,7 @@ typedef struct {
     double bmin;      /* B(jmin) */
     int64_t ilo, ihi; /* rows with kept points (ilo > ihi: none) */
     bool vcached;     /* vterm holds every column's trim term */
+    bool hsame;       /* vcached, and row i's term is vterm[i] (same axis) */
     double vterm[BG_GRID_TERM_CACHE];
 } trim_plan;
 
@@ -158,10 +159,20 @@ static int64_t search_last(const trim_plan *t, const bg_axis *a, double other,
     return lo;
 }
 
+/* Whether two axes are the same bit for bit (count, range, step): then
+ * their angles and trim terms are the same doubles index by index. */
+static bool same_axis(const bg_axis *a, const bg_axis *b)
+{
+    return a->count == b->count &&
+           memcmp(&a->range, &b->range, sizeof a->range) == 0 &&
+           memcmp(&a->step, &b->step, sizeof a->step) == 0;
+}
+
 /* Work out which rows and columns can hold kept points. */
 static void plan_trim(const bg_resolved *r, trim_plan *t)
 {
     t->vcached = false;
+    t->hsame = false;
     t->jmin = 0;
     t->bmin = 0.0;
     t->r = r;
@@ -175,6 +186,7 @@ static void plan_trim(const bg_resolved *r, trim_plan *t)
         for (int64_t j = 0; j < r->vdiv.count; j++)
             t->vterm[j] = trim_term(&r->vdiv, j);
         t->vcached = true;
+        t->hsame = same_axis(&r->hdiv, &r->vdiv);
     }
 
     t->jmin = argmin_term(&r->vdiv);
@@ -199,7 +211,7 @@ static void row_run(const trim_plan *t, int64_t i, int64_t *lo, int64_t *len)
         *len = v->count;
         return;
     }
-    double a = trim_term(&t->r->hdiv, i);
+    double a = t->hsame ? t->vterm[i] : trim_term(&t->r->hdiv, i);
     if (!is_kept(true, a, t->bmin)) {
         *lo = 0;
         *len = 0;
@@ -399,6 +411,9 @@ typedef struct {
     float *lambdas_f32;  /* the same, rounded to float, tile_reps times */
     uint64_t tile_reps;
     double *cx, *cy, *cz; /* per column from col0: p rotated about polar */
+    double *cs, *cc;      /* per column from col0: sin and cos of its angle */
+    bool same_axes;       /* h and v angles alike: row i's sin, cos = col i's */
+    int64_t ncols;        /* columns cached from col0 */
     int64_t col0;
     bool avx;         /* the CPU has AVX (unitize_batch_avx) */
     int64_t *run_lo;  /* per row from plan ilo: first kept column */
@@ -720,7 +735,15 @@ static double col_angle(const fill_ctx *f, int64_t j)
 static void fill_row(const fill_ctx *f, int64_t i, int64_t ri)
 {
     double h = row_angle(f, i);
-    double s = sin(h), c = cos(h);
+    double s, c;
+    int64_t k = i - f->col0;
+    if (f->same_axes && k >= 0 && k < f->ncols) {
+        s = f->cs[k]; /* the same angle, so the same bits */
+        c = f->cc[k];
+    } else {
+        s = sin(h);
+        c = cos(h);
+    }
     uint64_t o = f->offset[ri];
     int64_t len = (int64_t)((f->offset[ri + 1] - o) / f->d);
     int64_t ci = f->run_lo[ri] - f->col0;
@@ -732,12 +755,18 @@ static void fill_row(const fill_ctx *f, int64_t i, int64_t ri)
 
 /* The starting vector -distance*beam, rotated about polar by angle v (a
  * column's). */
-static void column_vector(const bg_resolved *r, double v, double q[3])
+static void column_vector_sc(const bg_resolved *r, double s, double c,
+                             double q[3])
 {
     double p0[3] = {-r->source_distance_m * r->beam[0],
                     -r->source_distance_m * r->beam[1],
                     -r->source_distance_m * r->beam[2]};
-    rotate(p0, r->polar, sin(v), cos(v), q);
+    rotate(p0, r->polar, s, c, q);
+}
+
+static void column_vector(const bg_resolved *r, double v, double q[3])
+{
+    column_vector_sc(r, sin(v), cos(v), q);
 }
 
 /* docs/beams.md's normalization, folded into the channel pattern: with
@@ -835,7 +864,10 @@ static void store_column(fill_ctx *f, int64_t j)
 {
     double q[3];
     double v = col_angle(f, j);
-    column_vector(f->r, v, q);
+    double s = sin(v), c = cos(v);
+    column_vector_sc(f->r, s, c, q);
+    f->cs[j - f->col0] = s;
+    f->cc[j - f->col0] = c;
     f->cv[j - f->col0] = v;
     f->cx[j - f->col0] = q[0];
     f->cy[j - f->col0] = q[1];
@@ -922,6 +954,16 @@ static bg_status div_weights(const trim_plan *t, fill_ctx *f, int64_t rows,
 
 /* The tame path: plan rows, rotate columns, then rows in parallel, each
  * writing at its own prefix offset. */
+/* Whether row i's angle is column i's for every i: the same nanoBragg
+ * axis (count, range and step bit for bit) and no quantile tables. Then a
+ * row reuses its column's sin and cos (the same double in, the same bits
+ * out) instead of computing them again. */
+static bool same_angles(const fill_ctx *f)
+{
+    return f->hang == NULL && f->vang == NULL &&
+           same_axis(&f->r->hdiv, &f->r->vdiv);
+}
+
 static bg_status fill_runs(const trim_plan *t, fill_ctx *f, int nt)
 {
     int64_t rows = t->ihi - t->ilo + 1;
@@ -936,12 +978,16 @@ static bg_status fill_runs(const trim_plan *t, fill_ctx *f, int nt)
     column_span(f, rows, &c0, &c1);
     f->col0 = c0;
     size_t ncols = (size_t)(c1 - c0 + 1);
-    f->cx = malloc(ncols * 5 * sizeof(double));
+    f->cx = malloc(ncols * 7 * sizeof(double));
     if (f->cx == NULL)
         return BG_NOMEM;
     f->cy = f->cx + ncols;
     f->cz = f->cy + ncols;
     f->cv = f->cz + ncols;
+    f->cs = f->cv + 2 * ncols; /* after div_weights' scratch */
+    f->cc = f->cs + ncols;
+    f->ncols = (int64_t)ncols;
+    f->same_axes = same_angles(f);
     bg_status s = div_weights(t, f, rows, f->cv + ncols);
     if (s != BG_OK)
         return s;
@@ -1036,9 +1082,7 @@ bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
                                                 r->disp.range / 2.0);
         f.lambdas_f32[k] = (float)f.lambdas[k];
     }
-    for (uint64_t rep = 1; rep < f.tile_reps; rep++)
-        memcpy(f.lambdas_f32 + rep * d, f.lambdas_f32,
-               (size_t)d * sizeof(float));
+    bg_tile_fill(f.lambdas_f32, (size_t)d * sizeof(float), f.tile_reps);
     f.wspec = models ? ch.weight : NULL;
     f.hang = hang;
     f.vang = vang;
