@@ -44,8 +44,8 @@ STD = -std=c11 -D_GNU_SOURCE -ffp-contract=off -fno-fast-math
 # and npm (the pinned OpenAPI and deploy linters, `npm ci`) are installed
 # from Debian only when no `npm` is on PATH, so a Node from elsewhere
 # (nodesource, nvm) is kept.
-RUN_PKGS = gcc make libc6-dev pkg-config libmicrohttpd-dev libjansson-dev \
-           libuv1-dev zlib1g-dev
+RUN_PKGS = gcc make libc6-dev pkg-config perl libmicrohttpd-dev \
+           libjansson-dev libuv1-dev zlib1g-dev
 TEST_PKGS = libcriterion-dev libcurl4-openssl-dev python3-jsonschema \
             clang-format nginx-light curl wrk shellcheck gettext-base \
             python3-yaml python3-numpy valgrind openssl iproute2 procps
@@ -106,7 +106,7 @@ $(BUILD)/gen/openapi_data.o: $(BUILD)/gen/openapi_data.c
 
 # server/page.html embedded in the server (served at /), with its
 # Content-Security-Policy (the hashes of its inline script and style, by
-# server/page_csp.pl; perl comes with build-essential).
+# server/page_csp.pl, with perl's Digest::SHA: RUN_PKGS has perl).
 $(BUILD)/gen/page_data.c: server/page.html server/page_csp.pl
 	@mkdir -p $(dir $@)
 	$(Q)csp=$$(perl server/page_csp.pl $<) && \
