@@ -28,41 +28,11 @@ uint64_t bgapi_beam_bound(const bgapi_view *v, bgapi_repr r)
                                      : DXTBX_HEAD + n * DXTBX_PAIR;
 }
 
-static char *put_s(char *p, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static char *put_n(char *p, double v)
-{
-    return p + bg_fmt_double(v, p);
-}
-
-static char *put_key(char *p, const char *key, double v)
-{
-    return put_n(put_s(p, key), v);
-}
-
-static char *put_v3(char *p, const char *key, const double v[3])
-{
-    p = put_s(p, key);
-    *p++ = '[';
-    for (int i = 0; i < 3; i++) {
-        if (i > 0)
-            *p++ = ',';
-        p = put_n(p, v[i]);
-    }
-    *p++ = ']';
-    return p;
-}
-
 /* "# wavelengths, weights", then lambda_A,weight per channel (17
  * significant digits), the channel weights normalized on their own. */
 static size_t lam_text(const bg_channels *c, const double *w, char *out)
 {
-    char *p = put_s(out, "# wavelengths, weights\n");
+    char *p = bgapi_put_str(out, "# wavelengths, weights\n");
     for (int64_t k = 0; k < c->n; k++) {
         p += bg_fmt_double17(c->lambda_A[k], p);
         *p++ = ',';
@@ -109,27 +79,27 @@ static size_t dxtbx_json(const bgapi_view *v, const bg_channels *c,
     double sigma = r->div_form == BG_DIV_FLAT ? 0.0
                    : r->sigma_h > r->sigma_v  ? r->sigma_h
                                               : r->sigma_v;
-    char *p = put_s(out, "{\"__id__\":\"monochromatic\"");
-    p = put_v3(p, ",\"direction\":", dir);
-    p = put_key(p, ",\"wavelength\":", s.mean_wavelength_A);
-    p = put_key(p, ",\"divergence\":", divergence_rad(r) * deg);
-    p = put_key(p, ",\"sigma_divergence\":", sigma * deg);
-    p = put_v3(p, ",\"polarization_normal\":", pn);
-    p = put_s(p, ",\"polarization_fraction\":0.999");
-    p = put_key(p, ",\"flux\":", s.weight_sum);
-    p = put_s(p, ",\"transmission\":1.0,\"spectrum\":{\"energies\":[");
+    char *p = bgapi_put_str(out, "{\"__id__\":\"monochromatic\"");
+    p = bgapi_put_vec(p, ",\"direction\":", dir);
+    p = bgapi_put_key_num(p, ",\"wavelength\":", s.mean_wavelength_A);
+    p = bgapi_put_key_num(p, ",\"divergence\":", divergence_rad(r) * deg);
+    p = bgapi_put_key_num(p, ",\"sigma_divergence\":", sigma * deg);
+    p = bgapi_put_vec(p, ",\"polarization_normal\":", pn);
+    p = bgapi_put_str(p, ",\"polarization_fraction\":0.999");
+    p = bgapi_put_key_num(p, ",\"flux\":", s.weight_sum);
+    p = bgapi_put_str(p, ",\"transmission\":1.0,\"spectrum\":{\"energies\":[");
     for (int64_t k = 0; k < c->n; k++) {
         if (k > 0)
             *p++ = ',';
-        p = put_n(p, c->energy_eV[k]);
+        p = bgapi_put_num(p, c->energy_eV[k]);
     }
-    p = put_s(p, "],\"weights\":[");
+    p = bgapi_put_str(p, "],\"weights\":[");
     for (int64_t k = 0; k < c->n; k++) {
         if (k > 0)
             *p++ = ',';
-        p = put_n(p, w[k]);
+        p = bgapi_put_num(p, w[k]);
     }
-    p = put_s(p, "]}}");
+    p = bgapi_put_str(p, "]}}");
     return (size_t)(p - out);
 }
 

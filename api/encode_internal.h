@@ -81,6 +81,39 @@ uint64_t bgapi_beam_bound(const bgapi_view *v, bgapi_repr r);
 uint64_t bgapi_json_bound(const bgapi_view *v);
 uint64_t bgapi_txt_bound(const bgapi_view *v);
 
+/* Writers of JSON pieces into a buffer with room (api/encode_json.c and
+ * api/encode_beam.c): each returns the end of what it wrote. */
+static inline char *bgapi_put_str(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static inline char *bgapi_put_num(char *p, double v)
+{
+    return p + bg_fmt_double(v, p);
+}
+
+static inline char *bgapi_put_key_num(char *p, const char *key, double v)
+{
+    return bgapi_put_num(bgapi_put_str(p, key), v);
+}
+
+/* key, then [x,y,z]. */
+static inline char *bgapi_put_vec(char *p, const char *key, const double v[3])
+{
+    p = bgapi_put_str(p, key);
+    *p++ = '[';
+    for (int i = 0; i < 3; i++) {
+        if (i > 0)
+            *p++ = ',';
+        p = bgapi_put_num(p, v[i]);
+    }
+    *p++ = ']';
+    return p;
+}
+
 /* Element i of a grid column of dtype dt, as a double. */
 static inline double bgapi_col(const void *col, bg_dtype dt, uint64_t i)
 {

@@ -16,41 +16,10 @@ enum { J_OPEN, J_ID, J_HEAD, J_DIRS, J_WEIGHTS, J_LAMBDA };
 #define NUM_MAX   (BG_FMT_DOUBLE_MAX + 1)
 #define FIXED_MAX 32
 
-static char *put_str(char *p, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static char *put_num(char *p, double v)
-{
-    return p + bg_fmt_double(v, p);
-}
-
-static char *put_key_num(char *p, const char *key, double v)
-{
-    p = put_str(p, key);
-    return put_num(p, v);
-}
-
 static char *put_key_int(char *p, const char *key, int64_t v)
 {
-    p = put_str(p, key);
+    p = bgapi_put_str(p, key);
     return p + sprintf(p, "%" PRId64, v);
-}
-
-static char *put_vec(char *p, const char *key, const double v[3])
-{
-    p = put_str(p, key);
-    *p++ = '[';
-    for (int i = 0; i < 3; i++) {
-        if (i > 0)
-            *p++ = ',';
-        p = put_num(p, v[i]);
-    }
-    *p++ = ']';
-    return p;
 }
 
 static const char *json_id(const bgapi_encoder *e)
@@ -94,34 +63,35 @@ static const char *spec_kind(bg_spec_form f)
  * "resolved": at most about 400 bytes. */
 static char *put_models(char *p, const bg_resolved *r)
 {
-    p = put_key_num(p, ",\"hc_eV_A\":", r->hc_eV_A);
+    p = bgapi_put_key_num(p, ",\"hc_eV_A\":", r->hc_eV_A);
     if (r->div_form == BG_DIV_FLAT) {
-        p = put_str(p, ",\"divergence_profile\":{\"kind\":\"flat\"}");
+        p = bgapi_put_str(p, ",\"divergence_profile\":{\"kind\":\"flat\"}");
     } else {
-        p = put_str(p, r->div_form == BG_DIV_GAUSS
-                           ? ",\"divergence_profile\":{\"kind\":\"gaussian\","
-                             "\"sampling\":\"weights\""
-                           : ",\"divergence_profile\":{\"kind\":\"gaussian\","
-                             "\"sampling\":\"quantiles\"");
-        p = put_key_num(p, ",\"sigma_h_mrad\":", r->sigma_h * 1000.0);
-        p = put_key_num(p, ",\"sigma_v_mrad\":", r->sigma_v * 1000.0);
+        p = bgapi_put_str(
+            p, r->div_form == BG_DIV_GAUSS
+                   ? ",\"divergence_profile\":{\"kind\":\"gaussian\","
+                     "\"sampling\":\"weights\""
+                   : ",\"divergence_profile\":{\"kind\":\"gaussian\","
+                     "\"sampling\":\"quantiles\"");
+        p = bgapi_put_key_num(p, ",\"sigma_h_mrad\":", r->sigma_h * 1000.0);
+        p = bgapi_put_key_num(p, ",\"sigma_v_mrad\":", r->sigma_v * 1000.0);
         *p++ = '}';
     }
-    p = put_str(p, ",\"weights\":{\"normalize\":\"");
-    p = put_str(p, norm_name(r->normalize));
-    p = put_key_num(p, "\",\"total_flux\":", r->total_flux);
+    p = bgapi_put_str(p, ",\"weights\":{\"normalize\":\"");
+    p = bgapi_put_str(p, norm_name(r->normalize));
+    p = bgapi_put_key_num(p, "\",\"total_flux\":", r->total_flux);
     *p++ = '}';
     const bg_spectrum *s = &r->spectrum;
     if (s->form == BG_SPEC_NONE)
         return p;
-    p = put_str(p, ",\"spectrum\":{");
-    p = put_str(p, spec_kind(s->form));
+    p = bgapi_put_str(p, ",\"spectrum\":{");
+    p = bgapi_put_str(p, spec_kind(s->form));
     p = put_key_int(p, ",\"channels\":", s->n);
     if (s->form == BG_SPEC_GAUSS || s->form == BG_SPEC_QUANTILES) {
-        p = put_key_num(p, ",\"energy_eV\":", s->e0_eV);
-        p = put_key_num(p, ",\"fwhm_eV\":", s->fwhm_eV);
+        p = bgapi_put_key_num(p, ",\"energy_eV\":", s->e0_eV);
+        p = bgapi_put_key_num(p, ",\"fwhm_eV\":", s->fwhm_eV);
         if (s->form == BG_SPEC_GAUSS)
-            p = put_key_num(p, ",\"channel_eV\":", s->channel_eV);
+            p = bgapi_put_key_num(p, ",\"channel_eV\":", s->channel_eV);
     }
     *p++ = '}';
     return p;
@@ -132,16 +102,16 @@ static char *put_summary(char *p, const bg_grid *g)
 {
     bg_summary s;
     bg_summary_of(g, &s);
-    p = put_str(p, ",\"summary\":{\"count\":");
+    p = bgapi_put_str(p, ",\"summary\":{\"count\":");
     p += sprintf(p, "%" PRIu64, s.count);
-    p = put_str(p, ",\"divergence_points\":");
+    p = bgapi_put_str(p, ",\"divergence_points\":");
     p += sprintf(p, "%" PRIu64, s.points);
-    p = put_str(p, ",\"channels\":");
+    p = bgapi_put_str(p, ",\"channels\":");
     p += sprintf(p, "%" PRIu64, s.channels);
-    p = put_key_num(p, ",\"weight_sum\":", s.weight_sum);
-    p = put_key_num(p, ",\"mean_wavelength_A\":", s.mean_wavelength_A);
-    p = put_key_num(p, ",\"min_wavelength_A\":", s.min_wavelength_A);
-    p = put_key_num(p, ",\"max_wavelength_A\":", s.max_wavelength_A);
+    p = bgapi_put_key_num(p, ",\"weight_sum\":", s.weight_sum);
+    p = bgapi_put_key_num(p, ",\"mean_wavelength_A\":", s.mean_wavelength_A);
+    p = bgapi_put_key_num(p, ",\"min_wavelength_A\":", s.min_wavelength_A);
+    p = bgapi_put_key_num(p, ",\"max_wavelength_A\":", s.max_wavelength_A);
     *p++ = '}';
     return p;
 }
@@ -152,35 +122,36 @@ static size_t json_head(const bgapi_encoder *e, char *out)
 {
     const bg_resolved *r = e->v.resolved;
     char *p = out;
-    p = put_str(p, "\",\"count\":");
+    p = bgapi_put_str(p, "\",\"count\":");
     p += sprintf(p, "%" PRIu64, e->v.grid->count);
     p = put_summary(p, e->v.grid);
     p = put_key_int(p, ",\"resolved\":{\"hdivsteps\":", r->hdiv.count);
-    p = put_key_num(p, ",\"hdivrange_mrad\":", r->hdiv.range * 1000.0);
-    p = put_key_num(p, ",\"hdivstep_mrad\":", r->hdiv.step * 1000.0);
+    p = bgapi_put_key_num(p, ",\"hdivrange_mrad\":", r->hdiv.range * 1000.0);
+    p = bgapi_put_key_num(p, ",\"hdivstep_mrad\":", r->hdiv.step * 1000.0);
     p = put_key_int(p, ",\"vdivsteps\":", r->vdiv.count);
-    p = put_key_num(p, ",\"vdivrange_mrad\":", r->vdiv.range * 1000.0);
-    p = put_key_num(p, ",\"vdivstep_mrad\":", r->vdiv.step * 1000.0);
+    p = bgapi_put_key_num(p, ",\"vdivrange_mrad\":", r->vdiv.range * 1000.0);
+    p = bgapi_put_key_num(p, ",\"vdivstep_mrad\":", r->vdiv.step * 1000.0);
     p = put_key_int(p, ",\"dispsteps\":", r->disp.count);
-    p = put_key_num(p, ",\"dispersion_percent\":", r->disp.range * 100.0);
-    p = put_key_num(p, ",\"dispstep_percent\":", r->disp.step * 100.0);
-    p = put_key_num(p, ",\"lambda_A\":", r->lambda0_m * 1e10);
-    p = put_vec(p, ",\"beam_vector\":", r->beam);
-    p = put_vec(p, ",\"polar_vector\":", r->polar);
-    p = put_key_num(p,
-                    ",\"source_distance_mm\":", r->source_distance_m * 1000.0);
-    p = put_str(p,
-                r->round_div ? ",\"round_div\":true" : ",\"round_div\":false");
+    p = bgapi_put_key_num(p, ",\"dispersion_percent\":", r->disp.range * 100.0);
+    p = bgapi_put_key_num(p, ",\"dispstep_percent\":", r->disp.step * 100.0);
+    p = bgapi_put_key_num(p, ",\"lambda_A\":", r->lambda0_m * 1e10);
+    p = bgapi_put_vec(p, ",\"beam_vector\":", r->beam);
+    p = bgapi_put_vec(p, ",\"polar_vector\":", r->polar);
+    p = bgapi_put_key_num(
+        p, ",\"source_distance_mm\":", r->source_distance_m * 1000.0);
+    p = bgapi_put_str(p, r->round_div ? ",\"round_div\":true"
+                                      : ",\"round_div\":false");
     if (r->semantics == BG_SEM_TORCH) {
-        p = put_str(p, ",\"semantics\":\"nanobrag_torch\",\"dtype\":");
-        p = put_str(p, r->dtype == BG_F32 ? "\"float32\"" : "\"float64\"");
+        p = bgapi_put_str(p, ",\"semantics\":\"nanobrag_torch\",\"dtype\":");
+        p = bgapi_put_str(p,
+                          r->dtype == BG_F32 ? "\"float32\"" : "\"float64\"");
     }
     p = put_models(p, r);
     *p++ = '}';
     bgapi_warnings w;
     bgapi_warnings_of(r, e->v.grid, &w);
     p += bgapi_warnings_json(&w, p);
-    p = put_str(p, ",\"directions\":[");
+    p = bgapi_put_str(p, ",\"directions\":[");
     return (size_t)(p - out);
 }
 
@@ -228,7 +199,7 @@ static char *fill_fixed(bgapi_encoder *e, const char *s, int next, char *p,
         return p;
     e->stage = next;
     e->index = 0;
-    return put_str(p, s);
+    return bgapi_put_str(p, s);
 }
 
 size_t bgapi_json_fill(bgapi_encoder *e, char *out, size_t cap)
@@ -241,7 +212,7 @@ size_t bgapi_json_fill(bgapi_encoder *e, char *out, size_t cap)
         case J_OPEN:
             if (end - p < FIXED_MAX)
                 return (size_t)(p - out);
-            p = put_str(p, "{\"id\":\"");
+            p = bgapi_put_str(p, "{\"id\":\"");
             e->stage = J_ID;
             e->index = 0;
             break;
