@@ -91,7 +91,7 @@ static int set_field(bg_params *p, const char *k, json_t *v)
     return -1;
 }
 
-static int params_from_object(json_t *req, bg_params *p)
+int golden_params_from_object(json_t *req, bg_params *p)
 {
     bg_params_init(p);
     if (!json_is_object(req))
@@ -109,12 +109,12 @@ static int params_from_object(json_t *req, bg_params *p)
 int golden_params_from_json(const char *json, bg_params *p)
 {
     json_t *req = json_loads(json, 0, NULL);
-    int rc = req ? params_from_object(req, p) : -1;
+    int rc = req ? golden_params_from_object(req, p) : -1;
     json_decref(req);
     return rc;
 }
 
-static double *read_rows(json_t *a, size_t count, size_t width)
+double *golden_read_rows(json_t *a, size_t count, size_t width)
 {
     if (!json_is_array(a) || json_array_size(a) != count)
         return NULL;
@@ -164,7 +164,8 @@ int golden_load(const char *path, golden_case *out)
         return -1;
     }
     int rc = -1;
-    if (params_from_object(json_object_get(root, "request"), &out->params))
+    if (golden_params_from_object(json_object_get(root, "request"),
+                                  &out->params))
         goto done;
     json_t *st = json_object_get(root, "expect_status");
     if (st != NULL) {
@@ -175,10 +176,11 @@ int golden_load(const char *path, golden_case *out)
     out->count = (uint64_t)json_integer_value(json_object_get(root, "count"));
     read_resolved(json_object_get(root, "resolved"), &out->resolved);
     size_t n = (size_t)out->count;
-    out->dir = read_rows(json_object_get(root, "directions"), n, 3);
-    out->pos = read_rows(json_object_get(root, "positions_m"), n, 3);
-    out->weight = read_rows(json_object_get(root, "weights"), n, 1);
-    out->lambda = read_rows(json_object_get(root, "wavelengths_m"), n, 1);
+    out->dir = golden_read_rows(json_object_get(root, "directions"), n, 3);
+    out->pos = golden_read_rows(json_object_get(root, "positions_m"), n, 3);
+    out->weight = golden_read_rows(json_object_get(root, "weights"), n, 1);
+    out->lambda =
+        golden_read_rows(json_object_get(root, "wavelengths_m"), n, 1);
     if (out->dir && out->pos && out->weight && out->lambda)
         rc = 0;
 done:

@@ -7,6 +7,7 @@
 #ifndef BG_TEST_GOLDEN_H
 #define BG_TEST_GOLDEN_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,13 @@ int golden_load(const char *path, golden_case *out);
 /* Fill *p from a JSON text holding one request object (the request fields
  * of docs/semantics.md §2.1). Returns 0, or -1 for an unknown field or type. */
 int golden_params_from_json(const char *json, bg_params *p);
+
+/* The same from a parsed JSON object. */
+int golden_params_from_object(json_t *req, bg_params *p);
+
+/* count rows of width numbers (width 1: a flat array of numbers) from a
+ * JSON array, into one calloc'd array; NULL if the shape or a type is off. */
+double *golden_read_rows(json_t *a, size_t count, size_t width);
 
 void golden_free(golden_case *c);
 

@@ -9,25 +9,6 @@
 
 #include "tests/support/golden.h"
 
-static double *gt_rows(json_t *a, size_t count, size_t width)
-{
-    if (!json_is_array(a) || json_array_size(a) != count)
-        return NULL;
-    double *out = calloc(count * width + 1, sizeof *out);
-    for (size_t i = 0; out && i < count; i++) {
-        json_t *row = json_array_get(a, i);
-        for (size_t c = 0; c < width; c++) {
-            json_t *e = width == 1 ? row : json_array_get(row, c);
-            if (!json_is_number(e)) {
-                free(out);
-                return NULL;
-            }
-            out[i * width + c] = json_number_value(e);
-        }
-    }
-    return out;
-}
-
 static void gt_axis(json_t *o, bg_axis *a)
 {
     a->count = (int64_t)json_integer_value(json_object_get(o, "count"));
@@ -56,8 +37,7 @@ int gt_load(const char *path, gt_case *out)
     const char *dt = json_string_value(json_object_get(root, "dtype"));
     out->dtype = dt != NULL && strcmp(dt, "float64") == 0 ? BG_F64 : BG_F32;
     json_t *params = json_deep_copy(json_object_get(root, "params"));
-    char *text = json_dumps(params, JSON_COMPACT);
-    if (text == NULL || golden_params_from_json(text, &out->params) != 0)
+    if (params == NULL || golden_params_from_object(params, &out->params) != 0)
         goto done;
     out->params.semantics = BG_SEM_TORCH;
     out->params.dtype_given = true;
@@ -75,15 +55,15 @@ int gt_load(const char *path, gt_case *out)
     gt_vec(json_object_get(pr, "polarization_axis"), out->polar);
     out->count = (uint64_t)json_integer_value(json_object_get(root, "count"));
     size_t n = (size_t)out->count;
-    out->dir = gt_rows(json_object_get(root, "directions"), n, 3);
-    out->weight = gt_rows(json_object_get(root, "weights"), n, 1);
-    out->lambda = gt_rows(json_object_get(root, "wavelengths_m"), n, 1);
+    out->dir = golden_read_rows(json_object_get(root, "directions"), n, 3);
+    out->weight = golden_read_rows(json_object_get(root, "weights"), n, 1);
+    out->lambda =
+        golden_read_rows(json_object_get(root, "wavelengths_m"), n, 1);
     if (out->dir && out->weight && out->lambda && out->params_json)
         rc = 0;
 done:
     if (rc != 0)
         fprintf(stderr, "%s: malformed golden-torch case\n", path);
-    free(text);
     json_decref(params);
     json_decref(root);
     return rc;
