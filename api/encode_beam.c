@@ -15,15 +15,9 @@
 #define DXTBX_PAIR (2 * BG_FMT_DOUBLE_MAX + 2)
 #define DXTBX_HEAD 1024
 
-static int64_t channels_of(const bgapi_view *v)
-{
-    const bg_resolved *r = v->resolved;
-    return r->spectrum.form != BG_SPEC_NONE ? r->spectrum.n : r->disp.count;
-}
-
 uint64_t bgapi_beam_bound(const bgapi_view *v, bgapi_repr r)
 {
-    uint64_t n = (uint64_t)channels_of(v);
+    uint64_t n = (uint64_t)bg_resolved_channels(v->resolved);
     return r.format == BGAPI_FMT_LAM ? 64 + n * LAM_LINE
                                      : DXTBX_HEAD + n * DXTBX_PAIR;
 }

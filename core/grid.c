@@ -17,6 +17,7 @@
 
 #include "core/beam.h"
 #include "core/colfill.h"
+#include "core/count.h"
 #include "core/torch.h"
 
 #include <math.h>
@@ -58,14 +59,6 @@ typedef struct {
     bool hsame;       /* vcached, and row i's term is vterm[i] (same axis) */
     double vterm[BG_GRID_TERM_CACHE];
 } trim_plan;
-
-/* Sources per divergence point: the spectrum's channels, or the
- * dispersion steps (docs/beams.md). */
-static uint64_t channel_count(const bg_resolved *r)
-{
-    return r->spectrum.form != BG_SPEC_NONE ? (uint64_t)r->spectrum.n
-                                            : (uint64_t)r->disp.count;
-}
 
 /* nanoBragg's angle of index i on axis a: step*i - range/2. */
 static double axis_angle(const bg_axis *a, int64_t i)
@@ -270,14 +263,6 @@ static uint64_t count_points(const trim_plan *t, uint64_t cap,
     return n;
 }
 
-/* The field to blame for a too large grid: the largest axis count. */
-static const char *largest_axis(const bg_resolved *r)
-{
-    if (r->disp.count >= r->hdiv.count && r->disp.count >= r->vdiv.count)
-        return "dispsteps";
-    return r->hdiv.count >= r->vdiv.count ? "hdivsteps" : "vdivsteps";
-}
-
 bg_status bg_grid_count(const bg_resolved *r, uint64_t max_sources,
                         uint64_t *count, uint64_t *points, bg_error *err)
 {
@@ -286,38 +271,23 @@ bg_status bg_grid_count(const bg_resolved *r, uint64_t max_sources,
     bg_status s = bg_resolved_check(r, err);
     if (s != BG_OK)
         return s;
-    uint64_t d = channel_count(r);
+    uint64_t d = (uint64_t)bg_resolved_channels(r);
     uint64_t cap = max_sources / d;
-    uint64_t work_cap =
-        cap > (UINT64_MAX - 1024) / 4 ? UINT64_MAX : 4 * cap + 1024;
+    uint64_t work_cap = bg_count_work_cap(cap);
     trim_plan t;
     plan_trim(r, &t);
     bool refused;
     uint64_t n = count_points(&t, cap, work_cap, &refused);
-    long long hc = (long long)r->hdiv.count, vc = (long long)r->vdiv.count,
-              dc = (long long)d;
-    if (refused)
-        return bg_error_set(
-            err, BG_TOO_MANY, largest_axis(r),
-            "the divergence rectangle of %lld x %lld points is too large to "
-            "test against the limit of %llu sources (%llu points at %lld "
-            "dispersion steps); the step is extreme for the range",
-            hc, vc, (unsigned long long)max_sources,
-            (unsigned long long)work_cap, dc);
-    if (n > cap)
-        return bg_error_set(
-            err, BG_TOO_MANY, largest_axis(r),
-            "the grid has more than %llu sources (hdivsteps %lld x vdivsteps "
-            "%lld before trimming, dispsteps %lld); the limit is %llu",
-            (unsigned long long)max_sources, hc, vc, dc,
-            (unsigned long long)max_sources);
+    if ((s = bg_count_verdict(r, d, max_sources, work_cap, refused, n > cap,
+                              err)) != BG_OK)
+        return s;
     if (n == 0)
         return bg_error_set(
             err, BG_EMPTY, "divsteps",
             "every divergence point was trimmed by the elliptical "
             "round_div test (hdivsteps %lld x vdivsteps %lld); give more "
             "divergence steps, or round_div false",
-            hc, vc);
+            (long long)r->hdiv.count, (long long)r->vdiv.count);
     *count = n * d;
     if (points != NULL)
         *points = n;
@@ -1047,7 +1017,7 @@ bg_status bg_grid_fill(const bg_resolved *r, bg_grid *g, int threads)
         return bg_torch_fill(r, g, threads);
     if (bg_resolved_check(r, NULL) != BG_OK || g->count == 0 || g->x == NULL)
         return BG_INVALID;
-    uint64_t d = channel_count(r);
+    uint64_t d = (uint64_t)bg_resolved_channels(r);
     if (g->count % d != 0)
         return BG_INVALID;
     trim_plan t;

@@ -6,6 +6,8 @@
  * no allocation, no global state. */
 #include "core/resolve.h"
 
+#include "core/fieldcheck.h"
+
 #include "core/torch.h"
 
 #include <math.h>
@@ -34,8 +36,8 @@ typedef struct {
 } axis_input;
 
 /* Fail unless an optional real field is finite and >= 0 (or not given). */
-static bg_status check_nonneg(const bg_opt_real *o, const char *field,
-                              bg_error *err)
+bg_status bg_check_nonneg(const bg_opt_real *o, const char *field,
+                          bg_error *err)
 {
     if (!o->given)
         return BG_OK;
@@ -66,16 +68,15 @@ static bg_status check_positive(const bg_opt_real *o, const char *field,
     return BG_OK;
 }
 
-/* Fail unless an optional count is within [1, BG_AXIS_COUNT_MAX]. */
-static bg_status check_count(const bg_opt_count *o, const char *field,
-                             bg_error *err)
+bg_status bg_check_count(const bg_opt_count *o, const char *field, int64_t min,
+                         bg_error *err)
 {
     if (!o->given)
         return BG_OK;
-    if (o->value < 1)
+    if (o->value < min)
         return bg_error_set(err, BG_INVALID, field,
-                            "%s must be at least 1 (got %lld)", field,
-                            (long long)o->value);
+                            "%s must be at least %lld (got %lld)", field,
+                            (long long)min, (long long)o->value);
     if (o->value > BG_AXIS_COUNT_MAX)
         return bg_error_set(err, BG_TOO_MANY, field,
                             "%s must be at most %lld (got %lld)", field,
@@ -83,8 +84,8 @@ static bg_status check_count(const bg_opt_count *o, const char *field,
     return BG_OK;
 }
 
-/* Validate every scalar field of *p on its own. */
-static bg_status check_fields(const bg_params *p, bg_error *err)
+bg_status bg_check_axis_fields(const bg_params *p, int64_t min_count,
+                               bg_error *err)
 {
     const struct {
         const bg_opt_real *o;
@@ -108,18 +109,28 @@ static bg_status check_fields(const bg_params *p, bg_error *err)
         {&p->vdivsteps, "vdivsteps"},
     };
     bg_status s;
+    for (size_t i = 0; i < sizeof nonneg / sizeof nonneg[0]; i++)
+        if ((s = bg_check_nonneg(nonneg[i].o, nonneg[i].name, err)) != BG_OK)
+            return s;
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        if ((s = bg_check_count(counts[i].o, counts[i].name, min_count, err)) !=
+            BG_OK)
+            return s;
+    return BG_OK;
+}
+
+/* Validate every scalar field of *p on its own. */
+static bg_status check_fields(const bg_params *p, bg_error *err)
+{
+    bg_status s;
     if ((s = check_positive(&p->lambda_A, "lambda_A", err)) != BG_OK ||
         (s = check_positive(&p->energy_eV, "energy_eV", err)) != BG_OK ||
         (s = check_positive(&p->source_distance_mm, "source_distance_mm",
                             err)) != BG_OK ||
         (s = check_positive(&p->hc_eV_A, "hc_eV_A", err)) != BG_OK)
         return s;
-    for (size_t i = 0; i < sizeof nonneg / sizeof nonneg[0]; i++)
-        if ((s = check_nonneg(nonneg[i].o, nonneg[i].name, err)) != BG_OK)
-            return s;
-    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
-        if ((s = check_count(counts[i].o, counts[i].name, err)) != BG_OK)
-            return s;
+    if ((s = bg_check_axis_fields(p, 1, err)) != BG_OK)
+        return s;
     if (p->lambda_A.given && p->energy_eV.given)
         return bg_error_set(err, BG_CONFLICT, "energy_eV",
                             "give either lambda_A or energy_eV, not both");
@@ -420,6 +431,11 @@ bg_status bg_resolved_copy(bg_resolved *dst, const bg_resolved *src)
     dst->spectrum.values = m;
     dst->spectrum.weights = m + n;
     return BG_OK;
+}
+
+int64_t bg_resolved_channels(const bg_resolved *r)
+{
+    return r->spectrum.form != BG_SPEC_NONE ? r->spectrum.n : r->disp.count;
 }
 
 bool bg_resolved_has_models(const bg_resolved *r)

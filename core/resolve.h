@@ -128,6 +128,10 @@ void bg_resolved_free(bg_resolved *r);
  * BG_NOMEM (*dst then zeroed). */
 bg_status bg_resolved_copy(bg_resolved *dst, const bg_resolved *src);
 
+/* Sources per divergence point: a spectrum's channels, else the
+ * dispersion steps (docs/beams.md). */
+int64_t bg_resolved_channels(const bg_resolved *r);
+
 /* Whether *r uses any beam model of docs/beams.md (a spectrum, a profile
  * other than flat, non-default weights or hc): otherwise its grid is
  * nanoBragg's top hat with weights 1/N exactly. */

@@ -5,6 +5,8 @@
 #include "core/torch.h"
 
 #include "core/colfill.h"
+#include "core/count.h"
+#include "core/fieldcheck.h"
 
 #include <float.h>
 #include <math.h>
@@ -41,24 +43,12 @@ static bg_status refuse(bg_error *err, const char *field)
                         field);
 }
 
-/* A real field that must be finite and >= 0 when given. */
-static bg_status check_real(const bg_opt_real *o, const char *field,
-                            bg_error *err)
-{
-    if (!o->given)
-        return BG_OK;
-    if (!isfinite(o->value) || o->value < 0.0)
-        return bg_error_set(err, BG_INVALID, field,
-                            "%s must be a finite number >= 0", field);
-    return BG_OK;
-}
-
 /* lambda_A or energy_eV: 0 means "not given" (the port tests truth);
  * else within [BG_TORCH_SCALE_MIN, BG_TORCH_SCALE_MAX]. */
 static bg_status check_scale(const bg_opt_real *o, const char *field,
                              bg_error *err)
 {
-    bg_status s = check_real(o, field, err);
+    bg_status s = bg_check_nonneg(o, field, err);
     if (s != BG_OK || !o->given || o->value == 0.0)
         return s;
     if (o->value < BG_TORCH_SCALE_MIN || o->value > BG_TORCH_SCALE_MAX)
@@ -70,59 +60,19 @@ static bg_status check_scale(const bg_opt_real *o, const char *field,
     return BG_OK;
 }
 
-/* A count: >= 0 (0 is "not given", as the port's count <= 0). */
-static bg_status check_count(const bg_opt_count *o, const char *field,
-                             bg_error *err)
-{
-    if (!o->given)
-        return BG_OK;
-    if (o->value < 0)
-        return bg_error_set(err, BG_INVALID, field,
-                            "%s must be at least 0 (got %lld)", field,
-                            (long long)o->value);
-    if (o->value > BG_AXIS_COUNT_MAX)
-        return bg_error_set(err, BG_TOO_MANY, field,
-                            "%s must be at most %lld (got %lld)", field,
-                            (long long)BG_AXIS_COUNT_MAX, (long long)o->value);
-    return BG_OK;
-}
-
 static bg_status check_torch_fields(const bg_params *p, bg_error *err)
 {
     if (p->dispstep_percent.given)
         return refuse(err, "dispstep_percent");
     if (p->source_distance_mm.given)
         return refuse(err, "source_distance_mm");
-    const struct {
-        const bg_opt_real *o;
-        const char *name;
-    } reals[] = {
-        {&p->dispersion_percent, "dispersion_percent"},
-        {&p->divergence_mrad, "divergence_mrad"},
-        {&p->hdivrange_mrad, "hdivrange_mrad"},
-        {&p->vdivrange_mrad, "vdivrange_mrad"},
-        {&p->hdivstep_mrad, "hdivstep_mrad"},
-        {&p->vdivstep_mrad, "vdivstep_mrad"},
-    };
-    const struct {
-        const bg_opt_count *o;
-        const char *name;
-    } counts[] = {
-        {&p->dispsteps, "dispsteps"},
-        {&p->divsteps, "divsteps"},
-        {&p->hdivsteps, "hdivsteps"},
-        {&p->vdivsteps, "vdivsteps"},
-    };
     bg_status s;
     if ((s = check_scale(&p->lambda_A, "lambda_A", err)) != BG_OK ||
         (s = check_scale(&p->energy_eV, "energy_eV", err)) != BG_OK)
         return s;
-    for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++)
-        if ((s = check_real(reals[i].o, reals[i].name, err)) != BG_OK)
-            return s;
-    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
-        if ((s = check_count(counts[i].o, counts[i].name, err)) != BG_OK)
-            return s;
+    /* counts of 0 are "not given", as the port's count <= 0 */
+    if ((s = bg_check_axis_fields(p, 0, err)) != BG_OK)
+        return s;
     for (int i = 0; i < 3; i++)
         if (!isfinite(p->beam_vector.v[i]) || !isfinite(p->polar_vector.v[i]))
             return bg_error_set(err, BG_VECTOR,
@@ -372,13 +322,6 @@ typedef struct {
 #undef COS
 #undef SQRT
 
-static const char *torch_largest_axis(const bg_resolved *r)
-{
-    if (r->disp.count >= r->hdiv.count && r->disp.count >= r->vdiv.count)
-        return "dispsteps";
-    return r->hdiv.count >= r->vdiv.count ? "hdivsteps" : "vdivsteps";
-}
-
 bg_status bg_torch_count(const bg_resolved *r, uint64_t max_sources,
                          uint64_t *count, uint64_t *points, bg_error *err)
 {
@@ -387,29 +330,15 @@ bg_status bg_torch_count(const bg_resolved *r, uint64_t max_sources,
         return s;
     uint64_t d = (uint64_t)r->disp.count;
     uint64_t cap = max_sources / d;
-    uint64_t work_cap =
-        cap > (UINT64_MAX - 1024) / 4 ? UINT64_MAX : 4 * cap + 1024;
+    uint64_t work_cap = bg_count_work_cap(cap);
     bool refused = false;
     uint64_t n = r->dtype == BG_F32
                      ? torch_points_f32(r, cap, work_cap, &refused)
                      : torch_points_f64(r, cap, work_cap, &refused);
-    long long hc = (long long)r->hdiv.count, vc = (long long)r->vdiv.count,
-              dc = (long long)r->disp.count;
-    if (refused)
-        return bg_error_set(
-            err, BG_TOO_MANY, torch_largest_axis(r),
-            "the divergence rectangle of %lld x %lld points is too large to "
-            "test against the limit of %llu sources (%llu points at %lld "
-            "dispersion steps)",
-            hc, vc, (unsigned long long)max_sources,
-            (unsigned long long)work_cap, dc);
-    if (n > cap || (n == 0 && max_sources < 1))
-        return bg_error_set(
-            err, BG_TOO_MANY, torch_largest_axis(r),
-            "the grid has more than %llu sources (hdivsteps %lld x vdivsteps "
-            "%lld before trimming, dispsteps %lld); the limit is %llu",
-            (unsigned long long)max_sources, hc, vc, dc,
-            (unsigned long long)max_sources);
+    if ((s = bg_count_verdict(r, d, max_sources, work_cap, refused,
+                              n > cap || (n == 0 && max_sources < 1), err)) !=
+        BG_OK)
+        return s;
     *count = n == 0 ? 1 : n * d;
     if (points != NULL)
         *points = n;

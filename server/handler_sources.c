@@ -726,13 +726,11 @@ static enum MHD_Result compute(bgs_request *req)
 }
 
 /* Sources in the rectangle of *r's axes times its channels: a bound of
- * the real count (docs/beams.md: a spectrum's channels replace the
- * dispersion steps), cheap to take before counting. */
+ * the real count, cheap to take before counting. */
 static double rectangle_sources(const bg_resolved *r)
 {
-    double channels = r->spectrum.form != BG_SPEC_NONE ? (double)r->spectrum.n
-                                                       : (double)r->disp.count;
-    return (double)r->hdiv.count * (double)r->vdiv.count * channels;
+    return (double)r->hdiv.count * (double)r->vdiv.count *
+           (double)bg_resolved_channels(r);
 }
 
 /* An answer too large for its format, refused before anything is
