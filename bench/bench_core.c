@@ -129,6 +129,18 @@ typedef struct {
     double naive, core1, coreN, cold1, memset;
 } bench_case;
 
+/* *p resolved, or a message naming the case and exit 1. */
+static bg_resolved resolve_or_exit(const bg_params *p, const char *name)
+{
+    bg_resolved r;
+    bg_error err;
+    if (bg_resolve(p, &r, &err) != BG_OK) {
+        fprintf(stderr, "%s: %s\n", name, err.detail);
+        exit(1);
+    }
+    return r;
+}
+
 static bg_resolved resolve_case(const bench_case *c)
 {
     bg_params p;
@@ -137,13 +149,7 @@ static bg_resolved resolve_case(const bench_case *c)
     p.divsteps = (bg_opt_count){true, c->divsteps};
     p.dispersion_percent = (bg_opt_real){true, 0.1};
     p.dispsteps = (bg_opt_count){true, c->dispsteps};
-    bg_resolved r;
-    bg_error err;
-    if (bg_resolve(&p, &r, &err) != BG_OK) {
-        fprintf(stderr, "%s: %s\n", c->name, err.detail);
-        exit(1);
-    }
-    return r;
+    return resolve_or_exit(&p, c->name);
 }
 
 /* Which thing a timing loop runs. */
@@ -289,12 +295,7 @@ static bg_resolved resolve_beam(bool models)
                                                    .sigma_v_mrad = {true, 0.1}};
         p.weights.total_flux = (bg_opt_real){true, 1e12};
     }
-    bg_resolved r;
-    bg_error err;
-    if (bg_resolve(&p, &r, &err) != BG_OK) {
-        fprintf(stderr, "beam: %s\n", err.detail);
-        exit(1);
-    }
+    bg_resolved r = resolve_or_exit(&p, "beam");
     bg_params_free(&p);
     return r;
 }
@@ -380,13 +381,7 @@ static bg_resolved resolve_dtype_case(const dtype_case *c, bg_semantics sem,
     p.divergence_mrad = (bg_opt_real){true, c->div_mrad};
     p.dispersion_percent = (bg_opt_real){true, 0.2};
     p.dispsteps = (bg_opt_count){true, c->dispsteps};
-    bg_resolved r;
-    bg_error err;
-    if (bg_resolve(&p, &r, &err) != BG_OK) {
-        fprintf(stderr, "%s: %s\n", c->name, err.detail);
-        exit(1);
-    }
-    return r;
+    return resolve_or_exit(&p, c->name);
 }
 
 /* Median count + fill of *r into columns of dt, at `threads`. */
