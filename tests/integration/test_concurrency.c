@@ -74,10 +74,7 @@ static void run_together(const bgt_server *s, client *c, int n)
 
 static double metric(const bgt_server *s, const char *name)
 {
-    bgt_response r;
-    cr_assert_eq(bgt_request(s, "GET", "/metrics", NULL, NULL, 0, &r), 0);
-    double v = bgt_metric(r.body, name);
-    bgt_response_free(&r);
+    double v = bgt_server_metric(s, name);
     cr_assert_geq(v, 0, "metric %s present", name);
     return v;
 }

@@ -17,10 +17,7 @@
 
 static double cache_bytes(const bgt_server *s)
 {
-    bgt_response r;
-    cr_assert_eq(bgt_request(s, "GET", "/metrics", NULL, NULL, 0, &r), 0);
-    double v = bgt_metric(r.body, "beamgrid_cache_bytes");
-    bgt_response_free(&r);
+    double v = bgt_server_metric(s, "beamgrid_cache_bytes");
     cr_assert_geq(v, 0);
     return v;
 }

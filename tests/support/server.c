@@ -307,6 +307,18 @@ double bgt_metric(const char *text, const char *name)
     return -1;
 }
 
+double bgt_server_metric(const bgt_server *s, const char *name)
+{
+    bgt_response r;
+    if (bgt_request(s, "GET", "/metrics", NULL, NULL, 0, &r) != 0) {
+        bgt_response_free(&r);
+        return -1;
+    }
+    double v = r.status == 200 ? bgt_metric(r.body, name) : -1;
+    bgt_response_free(&r);
+    return v;
+}
+
 /* Poll every 5 ms until pred(arg) != 0 or timeout_s passes. */
 static int wait_until(int (*pred)(const void *), const void *arg,
                       double timeout_s)

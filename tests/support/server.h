@@ -67,6 +67,10 @@ void bgt_response_free(bgt_response *r);
  * -1 if absent. */
 double bgt_metric(const char *metrics_text, const char *name);
 
+/* The value of sample `name` in s's /metrics now; -1 if absent or on a
+ * transport error or a status other than 200. */
+double bgt_server_metric(const bgt_server *s, const char *name);
+
 /* ---- waiting on the server's state, with a deadline ----
  * Tests wait on the state they need (a metric, a log line, the server's
  * sockets), never on a sleep; each of these polls every few milliseconds
