@@ -15,6 +15,7 @@
 #include "api/encode_svg.h"
 #include "api/ids.h"
 #include "api/request.h"
+#include "tests/support/server.h"
 
 typedef struct {
     bg_resolved r;
@@ -60,21 +61,6 @@ static size_t occurrences(const char *s, const char *what)
     return n;
 }
 
-/* xmllint --noout on the bytes: 0 when well-formed. */
-static int xmllint(const char *svg, size_t len)
-{
-    char path[] = "/tmp/test_svg_XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(write(fd, svg, len), (ssize_t)len);
-    close(fd);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "xmllint --noout %s 2>&1", path);
-    int rc = system(cmd);
-    unlink(path);
-    return rc;
-}
-
 static void expect_structure(const fixture *f)
 {
     cr_expect_eq(strncmp(f->svg,
@@ -83,7 +69,7 @@ static void expect_structure(const fixture *f)
                          77),
                  0);
     cr_expect_str_eq(f->svg + f->len - 7, "</svg>\n");
-    cr_expect_eq(xmllint(f->svg, f->len), 0, "xmllint --noout");
+    cr_expect_eq(bgt_xmllint(f->svg, f->len), 0, "xmllint --noout");
     cr_expect_null(strstr(f->svg, "href"), "no external resource");
     cr_expect_null(strstr(f->svg, "<script"));
     cr_expect_null(strstr(f->svg, "<style"));
@@ -281,7 +267,7 @@ Test(svg, names_the_port_semantics_and_its_dtype)
                  BG_F64);
     cr_expect_not_null(strstr(f.svg, "semantics: nanobrag_torch (float64)"));
     cr_expect_null(strstr(f.svg, "nanoBragg.c"));
-    cr_expect_eq(xmllint(f.svg, f.len), 0, "xmllint --noout");
+    cr_expect_eq(bgt_xmllint(f.svg, f.len), 0, "xmllint --noout");
     fixture_free(&f);
     fixture_make(&f, "{\"semantics\":\"nanobrag_torch\"}", BG_F32);
     cr_expect_not_null(strstr(f.svg, "semantics: nanobrag_torch (float32)"));

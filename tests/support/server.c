@@ -578,3 +578,21 @@ void bgt_threads_format(const bgt_threads *t, char *buf, size_t cap)
         len += (size_t)snprintf(buf + len, cap - len, "%s%s %d", i ? ", " : "",
                                 t->names[i].name, t->names[i].count);
 }
+
+int bgt_xmllint(const void *body, size_t len)
+{
+    char path[] = "/tmp/bgt_xmllint_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    ssize_t w = write(fd, body, len);
+    close(fd);
+    int rc = -1;
+    if (w == (ssize_t)len) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "xmllint --noout %s", path);
+        rc = system(cmd);
+    }
+    unlink(path);
+    return rc;
+}

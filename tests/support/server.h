@@ -132,4 +132,8 @@ void bgt_threads_format(const bgt_threads *t, char *buf, size_t cap);
 /* Read a whole file into a malloc'd NUL-terminated buffer; NULL on error. */
 char *bgt_read_file(const char *path, size_t *len);
 
+/* xmllint --noout on body[0..len), through a temporary file: its exit
+ * status (0 when well-formed), or -1 if the file could not be written. */
+int bgt_xmllint(const void *body, size_t len);
+
 #endif
