@@ -25,14 +25,9 @@ Prints 'ok'/'FAIL' lines and 'N passed, N failed'; exit 1 on any failure.
 """
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 
 import yaml
 
@@ -41,41 +36,15 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("BEAMGRID_BIN", os.path.join(ROOT, "build", "beamgrid"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from bgtest import BIN, Server, check, http, report  # noqa: E402
+
 OUT = os.path.dirname(os.path.abspath(BIN))
 CONTENT_TYPES = {
     "json": "application/json", "npy": "application/x-npy", "npz": "application/x-npz",
     "bin": "application/octet-stream", "txt": "text/plain", "svg": "image/svg+xml",
     "lam": "text/plain", "dxtbx": "application/json",
 }
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok  ", what)
-    else:
-        failed += 1
-        print("FAIL", what)
-    return ok
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(base, method, path, body=None, headers=None):
-    req = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
 
 
 def api_post(base, body):
@@ -84,19 +53,9 @@ def api_post(base, body):
 
 
 def start_server():
-    port = free_port()
+    """The server, its stderr kept beside the screenshots."""
     log = open(os.path.join(OUT, "page_test_server.log"), "w")
-    proc = subprocess.Popen([BIN, "--bind", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if http(base, "GET", "/readyz")[0] == 200:
-                return proc, base
-        except OSError:
-            time.sleep(0.05)  # not listening yet: poll the socket again
-    raise SystemExit("beamgrid did not become ready")
+    return Server(stderr=log)
 
 
 def browser(profile):
@@ -260,7 +219,8 @@ def check_model_error(driver, base, body):
 
 
 def main():
-    proc, base = start_server()
+    srv = start_server()
+    base = srv.url
     profile = tempfile.mkdtemp(prefix="page_test_")
     driver = browser(profile)
     try:
@@ -309,11 +269,9 @@ def main():
         check(not errors, f"no console error but the refused requests ({errors})")
     finally:
         driver.quit()
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
+        code = srv.stop()
     check(code == 0, f"SIGTERM: exit {code}")
-    print(f"page-test: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return report("page-test")
 
 
 if __name__ == "__main__":

@@ -34,9 +34,7 @@ import math
 import os
 import random
 import re
-import signal
 import socket
-import subprocess
 import sys
 import time
 import unittest
@@ -47,9 +45,10 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+import bgtest  # noqa: E402
 import beamgrid_client as bg  # noqa: E402
 
-BIN = os.environ.get("BEAMGRID_BIN", os.path.join(ROOT, "build", "beamgrid"))
 GOLDEN = sorted(glob.glob(os.path.join(HERE, "..", "golden-torch", "*.json")))
 
 
@@ -60,26 +59,9 @@ def load(path):
 
 # ---- a real server ------------------------------------------------------
 
-class Server:
+class Server(bgtest.Server):
     def __init__(self, *flags):
-        self.proc = subprocess.Popen([BIN, "--bind", "127.0.0.1", "--port", "0",
-                                      "--log-level", "off", *flags],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        line = self.proc.stdout.readline().decode()
-        m = re.search(r'"port":\s*(\d+)', line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError("no startup line: %r" % line)
-        self.port = int(m.group(1))
-        self.url = "http://127.0.0.1:%d" % self.port
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if urllib.request.urlopen(self.url + "/readyz", timeout=2).status == 200:
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("server not ready")
+        super().__init__("--log-level", "off", *flags)
 
     def metric(self, name, **labels):
         """The sum of a metric's samples whose labels include `labels`."""
@@ -94,11 +76,6 @@ class Server:
                 total += float(m.group(3))
         return total
 
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=30)
-        self.proc.stdout.close()
-        return code
 
 
 def wait_for(cond, what, timeout=10.0):

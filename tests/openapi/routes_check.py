@@ -19,37 +19,15 @@ Prints 'N passed, N failed'.
 """
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 
 import jsonschema
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("BEAMGRID_BIN", os.path.join(ROOT, "build", "beamgrid"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from bgtest import ROOT, Server, check, http, report  # noqa: E402
+
 DOC = yaml.safe_load(open(os.path.join(ROOT, "openapi.yaml")))
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok  ", what)
-    else:
-        failed += 1
-        print("FAIL", what)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def resolve(node):
@@ -70,12 +48,7 @@ def validate(schema, instance):
 
 
 def request(base, method, path, body=None, headers=None):
-    req = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
+    return http(base, method, path, body, headers, timeout=30)
 
 
 def check_response(op, where, status, headers, body):
@@ -107,17 +80,9 @@ def example_body(op):
 
 
 def main():
-    port = free_port()
-    proc = subprocess.Popen([BIN, "--bind", "127.0.0.1", "--port", str(port), "--log-level", "off"],
-                            stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    srv = Server("--log-level", "off")
+    base = srv.url
     try:
-        for _ in range(200):
-            try:
-                if request(base, "GET", "/readyz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
         json_hdr = {"Content-Type": "application/json"}
         post = DOC["paths"]["/v1/sources"]["post"]
         status, headers, body = request(base, "POST", "/v1/sources", example_body(post), json_hdr)
@@ -175,11 +140,9 @@ def main():
               f"GET /: 200 with a Content-Security-Policy ({status}, {csp[:40]})")
         check_examples(base, post, get, json_hdr)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
+        code = srv.stop()
     check(code == 0, f"SIGTERM: exit {code}")
-    print(f"routes-check: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return report("routes-check")
 
 
 def query_enum(name):
