@@ -78,6 +78,20 @@ class Server(bgtest.Server):
 
 
 
+class ServerCase(unittest.TestCase):
+    """Tests against one server for the class, which must exit 0."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.srv.stop()
+        if code != 0:
+            raise AssertionError("server exit %d" % code)
+
+
 def wait_for(cond, what, timeout=10.0):
     """Wait on state, with a deadline."""
     deadline = time.monotonic() + timeout
@@ -270,16 +284,7 @@ REQUESTS = [
 ]
 
 
-class DefaultSemantics(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = Server()
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.srv.stop()
-        if code != 0:
-            raise AssertionError("server exit %d" % code)
+class DefaultSemantics(ServerCase):
 
     def test_values_equal_the_json_answer(self):
         client = bg.Client(self.srv.url)
@@ -409,21 +414,12 @@ def server_has_torch_semantics(url):
         return False
 
 
-class GoldenBeamsNpz(unittest.TestCase):
+class GoldenBeamsNpz(ServerCase):
     """Every golden-beams grid (tests/golden-beams, docs/beams.md) as npz
     through the client: the same directions, weights and wavelengths as the
     case, to 1e-12 relative (1e-15 absolute near zero), in float64; and the
     float32 npz the float64 values rounded."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = Server()
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.srv.stop()
-        if code != 0:
-            raise AssertionError("server exit %d" % code)
 
     def close(self, got, want, what):
         want = np.asarray(want, dtype=np.float64)
@@ -452,19 +448,13 @@ class GoldenBeamsNpz(unittest.TestCase):
                                                g.wavelengths.astype(np.float32)))
 
 
-class TorchSemantics(unittest.TestCase):
+class TorchSemantics(ServerCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server()
+        super().setUpClass()
         if not server_has_torch_semantics(cls.srv.url):
             cls.srv.stop()
             raise AssertionError('the server refuses "semantics": "nanobrag_torch"')
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.srv.stop()
-        if code != 0:
-            raise AssertionError("server exit %d" % code)
 
     def check(self, case, d, w, l):
         dt = np.dtype(case["dtype"])
