@@ -285,7 +285,6 @@ REQUESTS = [
 
 
 class DefaultSemantics(ServerCase):
-
     def test_values_equal_the_json_answer(self):
         client = bg.Client(self.srv.url)
         for params in REQUESTS:
